@@ -1,0 +1,106 @@
+# Foresight — `make help` lists the targets.
+
+CC      ?= cc
+PKGS    := libcurl json-c yaml-0.1 libwebsockets
+VERSION := $(shell cat VERSION)$(shell git rev-parse --short HEAD >/dev/null 2>&1 && echo "+$$(git rev-parse --short HEAD)")
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+	-Wwrite-strings -Wformat=2 -fno-common -Wpointer-arith -Wundef -Wold-style-definition \
+	-Wredundant-decls -Wnested-externs -Wimplicit-fallthrough -Wcast-align -Wnull-dereference \
+	-Wmissing-declarations -Wjump-misses-init -Wlogical-op -Wduplicated-cond -Wduplicated-branches
+
+# SANITIZE=address,undefined builds everything with those sanitizers, in its own tree.
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+VARIANT  := release
+OPT      := -O2 -D_FORTIFY_SOURCE=2
+BINDIR   := bin
+else
+VARIANT  := san-$(subst $(comma),-,$(SANITIZE))
+OPT      := -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
+BINDIR   := build/$(VARIANT)/bin
+endif
+comma := ,
+
+BUILD    := build/$(VARIANT)
+CFLAGS   += -std=c11 -g $(OPT) $(WARN) -D_GNU_SOURCE -DFORESIGHT_VERSION='"$(VERSION)"' \
+	-Ioperator -MMD -MP $(shell pkg-config --cflags $(PKGS))
+LDFLAGS  += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+
+LIB_SRC  := $(filter-out operator/main.c,$(wildcard operator/*/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libforesight.a
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOLS    := $(BINDIR)/fake-kubelet
+FORMAT_FILES := $(wildcard operator/*.c operator/*/*.[ch] tests/*/*.[ch])
+
+.SECONDARY:
+.PHONY: all test test-unit test-e2e run-tests deps lint format clean help
+.DEFAULT_GOAL := all
+
+all: $(BINDIR)/foresight $(TOOLS) ## build bin/foresight and the test tools
+
+# Any change of flags rebuilds everything.
+$(BUILD)/flags: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)' > $@
+FORCE:
+
+$(BUILD)/%.o: %.c $(BUILD)/flags
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	@echo "  AR      $@"
+	@$(AR) rcs $@ $^
+
+$(BINDIR)/foresight: $(BUILD)/operator/main.o $(LIB)
+	@mkdir -p $(@D)
+	@echo "  LINK    $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BINDIR)/fake-kubelet: $(BUILD)/tests/tools/fake_kubelet.o $(LIB)
+	@mkdir -p $(@D)
+	@echo "  LINK    $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+	@mkdir -p $(@D)
+	@echo "  LINK    $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# The test targets install what is missing first, then build in a second make
+# (whose pkg-config flags see the freshly installed libraries).
+test: deps ## install what is missing, then run every test (unit, then e2e)
+	@$(MAKE) --no-print-directory run-tests SUITES=all
+
+test-unit: deps ## the cmocka unit tests only
+	@$(MAKE) --no-print-directory run-tests SUITES=unit
+
+test-e2e: deps ## the end-to-end tests only (against a local control plane)
+	@$(MAKE) --no-print-directory run-tests SUITES=e2e
+
+run-tests: all $(UNIT_BIN)
+	@BINDIR=$(BINDIR) UNIT_BINS="$(UNIT_BIN)" hack/test.sh $(SUITES)
+
+deps: ## install build and test dependencies (apt, npm) — idempotent
+	@hack/deps.sh
+
+lint: ## check formatting with clang-format (.clang-format)
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "lint: $(words $(FORMAT_FILES)) files formatted"
+
+format: ## reformat the C sources in place
+	clang-format -i $(FORMAT_FILES)
+
+clean: ## remove build outputs
+	rm -rf build bin
+
+help: ## list the targets
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+	@echo "Variables: SANITIZE=address,undefined builds with sanitizers (into build/san-*/)."
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/operator/main.d $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d)

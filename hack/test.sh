@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs the test suites and ends with one line: `N passed, N failed`.
+#   hack/test.sh all|unit|e2e
+# Environment (set by the Makefile): UNIT_BINS, the cmocka binaries; BINDIR,
+# where bin/foresight and the test tools are.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname "$here")
+mode=${1:-all}
+passed=0
+failed=0
+out="$repo/tests/out"
+mkdir -p "$out"
+
+run_unit() {
+	local bin log ok bad status
+	for bin in ${UNIT_BINS:-}; do
+		log="$out/$(basename "$bin").log"
+		"$repo/$bin" >"$log" 2>&1
+		status=$?
+		cat "$log"
+		ok=$(grep -c '^\[       OK \]' "$log")
+		# cmocka names a failed test twice (as it fails and in the summary).
+		bad=$(grep -E '^\[  FAILED  \] [A-Za-z_]' "$log" | sort -u | wc -l)
+		if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
+			echo "$(basename "$bin"): exited with status $status (crash or sanitizer report above)"
+			bad=1
+		fi
+		passed=$((passed + ok))
+		failed=$((failed + bad))
+	done
+}
+
+run_e2e() {
+	local log="$out/e2e.log" line
+	"$repo/tests/e2e/run.sh" 2>&1 | tee "$log"
+	line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+	if [ -z "$line" ]; then
+		echo "e2e: the harness ended without a summary (see $log)"
+		failed=$((failed + 1))
+		return
+	fi
+	passed=$((passed + $(echo "$line" | sed -E 's/e2e: ([0-9]+) passed.*/\1/')))
+	failed=$((failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+}
+
+case "$mode" in
+all)
+	run_unit
+	run_e2e
+	;;
+unit) run_unit ;;
+e2e) run_e2e ;;
+*)
+	echo "usage: hack/test.sh all|unit|e2e" >&2
+	exit 2
+	;;
+esac
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,13 @@
+#ifndef FORESIGHT_CLI_CLI_H
+#define FORESIGHT_CLI_CLI_H
+
+/*
+ * The subcommands of the `foresight` binary. Each takes the arguments after
+ * its name (argv[0] is the subcommand) and returns the process exit code:
+ * 0 success, 1 failure, 2 bad usage.
+ */
+
+/* `foresight version [--server] [--kubeconfig F] [--context C] [-o text|json]` */
+int cli_version(int argc, char **argv);
+
+#endif

@@ -1,0 +1,123 @@
+#ifndef FORESIGHT_KUBE_CLIENT_H
+#define FORESIGHT_KUBE_CLIENT_H
+
+/*
+ * The REST client of the Kubernetes API server, over libcurl.
+ *
+ * A client is safe to use from several threads at once: each call borrows a
+ * curl handle from a small pool and returns it, so TLS connections are reused
+ * across calls. Every request has a timeout; every response body has a cap.
+ *
+ *	struct kube_client *c;
+ *	if (kube_client_new(&c, cfg, NULL, &err) != FS_OK) ...
+ *	json_object *v;
+ *	if (kube_get(&v, c, "/version", &err) == FS_OK) { ...; json_object_put(v); }
+ *	kube_client_free(c);
+ *
+ * A failed call fills `err` with the method, path and what went wrong; for an
+ * HTTP error status, the API server's Status message, with err->http_status
+ * set and the code mapped (404 FS_ENOTFOUND, 409 FS_ECONFLICT, 410 FS_EGONE,
+ * 401/403 FS_EAUTH, other FS_EHTTP). Tokens and keys never appear in messages.
+ */
+
+#include <json-c/json.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/buf.h"
+#include "base/result.h"
+#include "kube/config.h"
+
+struct kube_client;
+
+struct kube_client_opts {
+	long timeout_ms;         /* a whole request; default 30 000 */
+	long connect_timeout_ms; /* TCP + TLS handshake; default 10 000 */
+	size_t max_body;         /* response body cap; default 64 MiB */
+	const char *user_agent;  /* default "foresight/<version>" */
+};
+
+/* Fills `opts` with the defaults. */
+void kube_client_opts_init(struct kube_client_opts *opts);
+
+/*
+ * Creates a client for `cfg` (copied: the caller keeps ownership of cfg).
+ * `opts` may be NULL for the defaults. Free with kube_client_free.
+ */
+enum fs_rc kube_client_new(struct kube_client **out, const struct kube_config *cfg,
+                           const struct kube_client_opts *opts, struct fs_err *err);
+
+/* Closes connections and frees the client. NULL is a no-op. */
+void kube_client_free(struct kube_client *c);
+
+/* The server URL the client talks to (owned by the client). */
+const char *kube_client_server(const struct kube_client *c);
+
+struct kube_request {
+	const char *method;       /* GET, POST, PUT, PATCH, DELETE */
+	const char *path;         /* starts with '/', query included */
+	const char *content_type; /* for a body; default application/json */
+	const char *body;         /* NULL for none */
+	size_t body_len;
+	long timeout_ms; /* 0: the client's */
+};
+
+struct kube_response {
+	long status;     /* HTTP status, 0 if none arrived */
+	struct buf body; /* the response body, capped */
+};
+
+void kube_response_init(struct kube_response *resp);
+void kube_response_release(struct kube_response *resp);
+
+/*
+ * Performs one request. FS_OK for a 2xx status; otherwise the error as
+ * described above, with `resp` still holding what arrived.
+ */
+enum fs_rc kube_do(struct kube_response *resp, struct kube_client *c,
+                   const struct kube_request *req, struct fs_err *err);
+
+/* GET `path` and parse the JSON body. *out is the caller's (json_object_put). */
+enum fs_rc kube_get(json_object **out, struct kube_client *c, const char *path, struct fs_err *err);
+
+/*
+ * Sends `body` (serialised; may be NULL) with `method` and `content_type`
+ * (NULL: application/json) and, when `out` is not NULL, parses the answer
+ * into *out (the caller's).
+ */
+enum fs_rc kube_send(json_object **out, struct kube_client *c, const char *method, const char *path,
+                     const char *content_type, json_object *body, struct fs_err *err);
+
+/*
+ * Called for each watch event with its type (ADDED, MODIFIED, DELETED,
+ * BOOKMARK) and object (borrowed: valid during the call). Return false to
+ * end the watch.
+ */
+typedef bool (*kube_watch_fn)(void *ctx, const char *type, json_object *object);
+
+struct kube_watch_opts {
+	size_t max_line;         /* cap on one event; default 16 MiB */
+	long timeout_ms;         /* whole stream; 0: no limit but `stop` */
+	const atomic_bool *stop; /* when set true, the watch ends with FS_ECANCELED */
+};
+
+/*
+ * Streams the watch at `path` (which carries ?watch=1 and its parameters),
+ * calling `fn` for each event, until the server ends the stream (FS_OK), `fn`
+ * returns false (FS_OK), `stop` is set (FS_ECANCELED), an ERROR event arrives
+ * (its Status mapped as for kube_do: 410 is FS_EGONE), or the connection
+ * fails.
+ */
+enum fs_rc kube_watch(struct kube_client *c, const char *path, const struct kube_watch_opts *opts,
+                      kube_watch_fn fn, void *ctx, struct fs_err *err);
+
+/*
+ * Turns a Kubernetes Status object (or any error body) with its HTTP status
+ * into an error: rc mapped from the code, msg "<what>: <code> <reason>:
+ * <message>". Returns the rc.
+ */
+enum fs_rc kube_status_error(struct fs_err *err, long http_status, const char *body,
+                             const char *what);
+
+#endif
