@@ -33,7 +33,8 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libforesight.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-TOOLS    := $(BINDIR)/fake-kubelet
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(BINDIR)/%)
 FORMAT_FILES := $(wildcard operator/*.c operator/*/*.[ch] tests/*/*.[ch])
 
 .SECONDARY:
@@ -63,7 +64,8 @@ $(BINDIR)/foresight: $(BUILD)/operator/main.o $(LIB)
 	@echo "  LINK    $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BINDIR)/fake-kubelet: $(BUILD)/tests/tools/fake_kubelet.o $(LIB)
+# Each tests/tools/NAME.c is a test program: $(BINDIR)/NAME.
+$(BINDIR)/%: $(BUILD)/tests/tools/%.o $(LIB)
 	@mkdir -p $(@D)
 	@echo "  LINK    $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -103,4 +105,5 @@ help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 	@echo "Variables: SANITIZE=address,undefined builds with sanitizers (into build/san-*/)."
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/operator/main.d $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d)
+-include $(LIB_OBJ:.o=.d) $(BUILD)/operator/main.d $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d) \
+	$(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%.d)
