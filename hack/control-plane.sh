@@ -8,6 +8,10 @@
 #   hack/control-plane.sh down     stop what `up` started, remove the run dir
 #   hack/control-plane.sh status   say what runs
 #   hack/control-plane.sh env      print the export line of a running plane
+#   hack/control-plane.sh apiserver kill|start [NAME]
+#                                  SIGKILL or (re)start the apiserver (default
+#                                  kube-apiserver), or a second one named NAME
+#                                  on the same etcd (prints its export line)
 #
 # Environment: FORESIGHT_CACHE (binaries; default ~/.cache/foresight),
 # FORESIGHT_CP_DIR (run dir; default /tmp/foresight-cp), FORESIGHT_KUBELET=0
@@ -77,8 +81,6 @@ cmd_build() {
 }
 
 # --- running ---------------------------------------------------------------
-
-components=(etcd kube-apiserver kube-controller-manager fake-kubelet)
 
 port_in_use() {
 	ss -Htln "sport = :$1" 2>/dev/null | grep -q .
@@ -192,6 +194,77 @@ fake_kubelet_bin() {
 	echo "$bin"
 }
 
+# Starts an apiserver NAME on PORT against the plane's etcd, with the plane's
+# certificates; extra flags from $FORESIGHT_APISERVER_ARGS.
+start_apiserver() {
+	local name=$1 port=$2 pki="$run/pki" extra=()
+	# shellcheck disable=SC2206 # word splitting of extra flags is intended
+	[ -n "${FORESIGHT_APISERVER_ARGS:-}" ] && extra=($FORESIGHT_APISERVER_ARGS)
+	echo "$port" >"$run/$name.port"
+	start "$name" "$kube_bin/kube-apiserver" \
+		--etcd-servers "http://127.0.0.1:$(cat "$run/etcd.port")" \
+		--bind-address 127.0.0.1 --secure-port "$port" --insecure-port 0 \
+		--advertise-address 127.0.0.1 \
+		--tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+		--client-ca-file "$pki/ca.crt" \
+		--service-account-issuer "https://kubernetes.default.svc" \
+		--service-account-key-file "$pki/sa.pub" \
+		--service-account-signing-key-file "$pki/sa.key" \
+		--service-cluster-ip-range 10.0.0.0/24 \
+		--authorization-mode RBAC \
+		--disable-admission-plugins ServiceAccount \
+		--allow-privileged=true \
+		--cert-dir "$run/pki/serving-$name" \
+		--event-ttl 1h \
+		"${extra[@]}"
+}
+
+wait_apiserver() {
+	local name=$1 port=$2 pki="$run/pki"
+	wait_for "$name /readyz" 60 "$name" \
+		curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
+		"https://127.0.0.1:$port/readyz"
+}
+
+cmd_apiserver() {
+	local action=${1:-} name=${2:-kube-apiserver} pid port
+	[ -d "$run/pids" ] || die "not running ($run); start it with: hack/control-plane.sh up"
+	case "$name" in
+	kube-apiserver | apiserver-*) ;;
+	*) die "apiserver names are kube-apiserver or apiserver-SOMETHING, not \"$name\"" ;;
+	esac
+	case "$action" in
+	kill)
+		pid=$(live_pid "$name") || die "$name is not running"
+		kill -KILL "$pid"
+		while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+		say "killed $name (pid $pid)"
+		;;
+	start)
+		if live_pid "$name" >/dev/null; then
+			say "$name is already running"
+		else
+			if [ -f "$run/$name.port" ]; then
+				port=$(cat "$run/$name.port")
+			else
+				port=$(free_port)
+			fi
+			start_apiserver "$name" "$port"
+			[ -f "$run/$name.kubeconfig" ] || [ "$name" = kube-apiserver ] ||
+				write_kubeconfig "https://127.0.0.1:$port" "$run/$name.kubeconfig"
+			wait_apiserver "$name" "$port"
+			say "$name ready on https://127.0.0.1:$port"
+		fi
+		if [ "$name" = kube-apiserver ]; then
+			echo "export KUBECONFIG=$run/admin.kubeconfig"
+		else
+			echo "export KUBECONFIG=$run/$name.kubeconfig"
+		fi
+		;;
+	*) die "usage: hack/control-plane.sh apiserver kill|start [NAME]" ;;
+	esac
+}
+
 cmd_up() {
 	if live_pid kube-apiserver >/dev/null; then
 		say "already running in $run"
@@ -209,7 +282,6 @@ cmd_up() {
 	etcd_port=$(free_port)
 	etcd_peer=$(free_port)
 	api_port=$(free_port)
-	echo "$api_port" >"$run/apiserver.port"
 
 	start etcd etcd --name foresight --data-dir "$run/etcd" \
 		--listen-client-urls "http://127.0.0.1:$etcd_port" \
@@ -220,34 +292,15 @@ cmd_up() {
 		--unsafe-no-fsync --quota-backend-bytes 2147483648
 	wait_for "etcd" 30 etcd curl -sf "http://127.0.0.1:$etcd_port/health"
 
-	local extra=()
-	# shellcheck disable=SC2206 # word splitting of extra flags is intended
-	[ -n "${FORESIGHT_APISERVER_ARGS:-}" ] && extra=($FORESIGHT_APISERVER_ARGS)
-	start kube-apiserver "$kube_bin/kube-apiserver" \
-		--etcd-servers "http://127.0.0.1:$etcd_port" \
-		--bind-address 127.0.0.1 --secure-port "$api_port" --insecure-port 0 \
-		--advertise-address 127.0.0.1 \
-		--tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
-		--client-ca-file "$pki/ca.crt" \
-		--service-account-issuer "https://kubernetes.default.svc" \
-		--service-account-key-file "$pki/sa.pub" \
-		--service-account-signing-key-file "$pki/sa.key" \
-		--service-cluster-ip-range 10.0.0.0/24 \
-		--authorization-mode RBAC \
-		--disable-admission-plugins ServiceAccount \
-		--allow-privileged=true \
-		--cert-dir "$run/pki/serving" \
-		--event-ttl 1h \
-		"${extra[@]}"
+	echo "$etcd_port" >"$run/etcd.port"
+	start_apiserver kube-apiserver "$api_port"
 	write_kubeconfig "https://127.0.0.1:$api_port" "$run/admin.kubeconfig"
-	wait_for "kube-apiserver /readyz" 60 kube-apiserver \
-		curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
-		"https://127.0.0.1:$api_port/readyz"
+	wait_apiserver kube-apiserver "$api_port"
 
 	start kube-controller-manager "$kube_bin/kube-controller-manager" \
 		--kubeconfig "$run/admin.kubeconfig" \
 		--bind-address 127.0.0.1 --secure-port 0 --port 0 --leader-elect=false \
-		--controllers deployment,replicaset,garbagecollector,namespace,serviceaccount \
+		--controllers deployment,replicaset,garbagecollector,namespace,serviceaccount,clusterrole-aggregation \
 		--service-account-private-key-file "$pki/sa.key" \
 		--root-ca-file "$pki/ca.crt"
 
@@ -264,37 +317,54 @@ cmd_up() {
 	echo "export KUBECONFIG=$run/admin.kubeconfig"
 }
 
+# Stops every process of the run dir, etcd last (the apiservers need it to stop cleanly).
 cmd_down() {
-	local pids=() name pid
-	for ((i = ${#components[@]} - 1; i >= 0; i--)); do
-		name=${components[$i]}
+	local pids=() name pid f
+	for f in "$run"/pids/*; do
+		[ -e "$f" ] || continue
+		name=$(basename "$f")
+		[ "$name" = etcd ] && continue
 		if pid=$(live_pid "$name"); then
 			kill -TERM "$pid" 2>/dev/null || true
 			pids+=("$pid")
 		fi
 	done
-	for pid in "${pids[@]}"; do
+	stop_all "${pids[@]}"
+	pids=()
+	if pid=$(live_pid etcd); then
+		kill -TERM "$pid" 2>/dev/null || true
+		pids+=("$pid")
+	fi
+	stop_all "${pids[@]}"
+	if [ -d "$run" ]; then
+		rm -rf "$run"
+		say "stopped the plane and removed $run"
+	else
+		say "nothing to stop ($run does not exist)"
+	fi
+}
+
+# Waits up to 10 s for each pid to exit after SIGTERM, then SIGKILLs it.
+stop_all() {
+	local pid
+	for pid in "$@"; do
 		for _ in $(seq 1 50); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.2
 		done
 		kill -KILL "$pid" 2>/dev/null || true
 	done
-	if [ -d "$run" ]; then
-		rm -rf "$run"
-		say "stopped ${#pids[@]} processes and removed $run"
-	else
-		say "nothing to stop ($run does not exist)"
-	fi
 }
 
 cmd_status() {
-	local pid all=0
+	local pid all=0 f name
 	if [ ! -d "$run" ]; then
 		say "not running ($run does not exist)"
 		return 3
 	fi
-	for name in "${components[@]}"; do
+	for f in "$run"/pids/*; do
+		[ -e "$f" ] || continue
+		name=$(basename "$f")
 		if pid=$(live_pid "$name"); then
 			printf '%-24s running (pid %s)\n' "$name" "$pid"
 		elif [ -f "$run/pids/$name" ]; then
@@ -302,7 +372,7 @@ cmd_status() {
 			all=3
 		fi
 	done
-	[ -f "$run/apiserver.port" ] && echo "apiserver: https://127.0.0.1:$(cat "$run/apiserver.port")"
+	[ -f "$run/kube-apiserver.port" ] && echo "apiserver: https://127.0.0.1:$(cat "$run/kube-apiserver.port")"
 	echo "kubeconfig: $run/admin.kubeconfig"
 	return $all
 }
@@ -319,8 +389,12 @@ up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
 env) cmd_env ;;
+apiserver)
+	shift
+	cmd_apiserver "$@"
+	;;
 *)
-	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
 	[ "${1:-}" = help ] || [ "${1:-}" = -h ] || [ "${1:-}" = --help ] || exit 2
 	;;
 esac

@@ -7,8 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "base/backoff.h"
+#include "base/ratelimit.h"
 #include "base/version.h"
+#include "kube/exec.h"
 
 #define DEFAULT_TIMEOUT_MS         30000
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
@@ -17,9 +21,27 @@
 #define POOL_MAX                   8
 #define TOKEN_FILE_MAX             (64u << 10)
 #define TOKEN_REREAD_SECONDS       60
+#define RETRY_AFTER_MAX_SECONDS    30
+#define DEFAULT_QPS                20.0
+#define DEFAULT_BURST              30
+#define DEFAULT_MAX_RETRIES        5
+
+/*
+ * The credentials of a moment. Requests hold a reference while they run, so
+ * a refresh (token file re-read, exec plugin re-run) can swap in new ones
+ * without pulling memory from under a request in flight.
+ */
+struct creds {
+	int refs; /* guarded by the client's mutex */
+	char *token;
+	struct curl_blob cert, key;
+	time_t expires_at; /* exec credentials: 0 never */
+	time_t made_at;
+	bool stale; /* the server refused it (401): renew before the next use */
+};
 
 struct kube_client {
-	pthread_mutex_t mu; /* guards the pool and the token cache */
+	pthread_mutex_t mu; /* guards the pool, the credentials and the rate limiter */
 	CURL *pool[POOL_MAX];
 	size_t pooled;
 
@@ -29,13 +51,19 @@ struct kube_client {
 	long timeout_ms;
 	long connect_timeout_ms;
 	size_t max_body;
+	unsigned max_retries;
+	const atomic_bool *stop;
+	struct ratelimit limiter;
+	struct backoff retry_backoff; /* each call copies it, with its own jitter */
 
 	bool insecure;
-	struct curl_blob ca, cert, key;
+	struct curl_blob ca;
 	char *username, *password;
-	char *token; /* static token, or the last read from token_file */
 	char *token_file;
-	time_t token_read_at;
+	struct kube_config *exec_cfg; /* the exec plugin and the cluster info it may need */
+	struct creds *creds;
+
+	atomic_ulong n_requests, n_retries, n_throttled, n_exec;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -51,6 +79,10 @@ void kube_client_opts_init(struct kube_client_opts *opts)
 	opts->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
 	opts->max_body = DEFAULT_MAX_BODY;
 	opts->user_agent = NULL;
+	opts->qps = DEFAULT_QPS;
+	opts->burst = DEFAULT_BURST;
+	opts->max_retries = DEFAULT_MAX_RETRIES;
+	opts->stop = NULL;
 }
 
 void kube_response_init(struct kube_response *resp)
@@ -97,6 +129,57 @@ static bool blob_copy(struct curl_blob *dst, const char *src, size_t len)
 	return true;
 }
 
+static void creds_free(struct creds *cr)
+{
+	if (!cr)
+		return;
+	wipe_free(cr->token);
+	blob_free(&cr->cert, false);
+	blob_free(&cr->key, true);
+	free(cr);
+}
+
+/* Drops a reference taken by creds_get. */
+static void creds_put(struct kube_client *c, struct creds *cr)
+{
+	bool last;
+
+	if (!cr)
+		return;
+	pthread_mutex_lock(&c->mu);
+	last = --cr->refs == 0;
+	pthread_mutex_unlock(&c->mu);
+	if (last)
+		creds_free(cr);
+}
+
+/* Makes `cr` current (the client's reference); the caller holds the mutex. */
+static void creds_install(struct kube_client *c, struct creds *cr)
+{
+	struct creds *old = c->creds;
+
+	cr->refs = 1;
+	c->creds = cr;
+	if (old && --old->refs == 0)
+		creds_free(old);
+}
+
+static struct creds *creds_new(const char *token, const char *cert, size_t cert_len,
+                               const char *key, size_t key_len)
+{
+	struct creds *cr = calloc(1, sizeof(*cr));
+
+	if (!cr)
+		return NULL;
+	cr->made_at = time(NULL);
+	if ((token && !(cr->token = strdup(token))) || !blob_copy(&cr->cert, cert, cert_len) ||
+	    !blob_copy(&cr->key, key, key_len)) {
+		creds_free(cr);
+		return NULL;
+	}
+	return cr;
+}
+
 void kube_client_free(struct kube_client *c)
 {
 	if (!c)
@@ -108,12 +191,11 @@ void kube_client_free(struct kube_client *c)
 	free(c->source);
 	free(c->user_agent);
 	blob_free(&c->ca, false);
-	blob_free(&c->cert, false);
-	blob_free(&c->key, true);
 	free(c->username);
 	wipe_free(c->password);
-	wipe_free(c->token);
 	free(c->token_file);
+	kube_config_free(c->exec_cfg);
+	creds_free(c->creds);
 	free(c);
 }
 
@@ -129,20 +211,66 @@ static char *dup_or_null(const char *s, bool *ok)
 	return d;
 }
 
+/* A copy of what an exec plugin needs: the plugin itself and the cluster info. */
+static struct kube_config *exec_config_copy(const struct kube_config *cfg, bool *ok)
+{
+	struct kube_config *copy = calloc(1, sizeof(*copy));
+	struct kube_exec *x = calloc(1, sizeof(*x));
+	size_t n;
+
+	if (!copy || !x) {
+		free(copy);
+		free(x);
+		*ok = false;
+		return NULL;
+	}
+	copy->exec = x;
+	copy->server = dup_or_null(cfg->server, ok);
+	copy->tls_server_name = dup_or_null(cfg->tls_server_name, ok);
+	copy->insecure = cfg->insecure;
+	if (cfg->ca_pem) {
+		copy->ca_pem = malloc(cfg->ca_pem_len + 1);
+		if (copy->ca_pem) {
+			memcpy(copy->ca_pem, cfg->ca_pem, cfg->ca_pem_len);
+			copy->ca_pem[cfg->ca_pem_len] = '\0';
+			copy->ca_pem_len = cfg->ca_pem_len;
+		} else {
+			*ok = false;
+		}
+	}
+	x->api_version = dup_or_null(cfg->exec->api_version, ok);
+	x->command = dup_or_null(cfg->exec->command, ok);
+	x->install_hint = dup_or_null(cfg->exec->install_hint, ok);
+	x->provide_cluster_info = cfg->exec->provide_cluster_info;
+	for (int pass = 0; pass < 2; pass++) {
+		char **src = pass == 0 ? cfg->exec->args : cfg->exec->env;
+		char ***dst = pass == 0 ? &x->args : &x->env;
+
+		for (n = 0; src && src[n]; n++)
+			;
+		*dst = calloc(n + 1, sizeof(char *));
+		if (!*dst) {
+			*ok = false;
+			continue;
+		}
+		for (size_t i = 0; i < n; i++)
+			(*dst)[i] = dup_or_null(src[i], ok);
+	}
+	return copy;
+}
+
 enum fs_rc kube_client_new(struct kube_client **out, const struct kube_config *cfg,
                            const struct kube_client_opts *opts, struct fs_err *err)
 {
 	struct kube_client_opts defaults;
 	struct kube_client *c;
+	struct timespec now;
 	bool ok = true;
 
 	if (!opts) {
 		kube_client_opts_init(&defaults);
 		opts = &defaults;
 	}
-	if (cfg->exec)
-		return fs_fail(err, FS_EINVAL, "%s: exec credential plugins are not supported",
-		               cfg->source ? cfg->source : "kubeconfig");
 	pthread_once(&curl_once, curl_init_once);
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -158,14 +286,28 @@ enum fs_rc kube_client_new(struct kube_client **out, const struct kube_config *c
 	c->connect_timeout_ms =
 	    opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
 	c->max_body = opts->max_body > 0 ? opts->max_body : DEFAULT_MAX_BODY;
+	c->max_retries = opts->max_retries;
+	c->stop = opts->stop;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ratelimit_init(&c->limiter, opts->qps, opts->burst,
+	               (double)now.tv_sec + (double)now.tv_nsec / 1e9);
+	backoff_init(&c->retry_backoff, 200, 10000, (uint64_t)now.tv_nsec ^ (uint64_t)getpid());
 	c->insecure = cfg->insecure;
-	ok = ok && blob_copy(&c->ca, cfg->ca_pem, cfg->ca_pem_len) &&
-	     blob_copy(&c->cert, cfg->cert_pem, cfg->cert_pem_len) &&
-	     blob_copy(&c->key, cfg->key_pem, cfg->key_pem_len);
+	ok = ok && blob_copy(&c->ca, cfg->ca_pem, cfg->ca_pem_len);
 	c->username = dup_or_null(cfg->username, &ok);
 	c->password = dup_or_null(cfg->password, &ok);
-	c->token = dup_or_null(cfg->token, &ok);
 	c->token_file = dup_or_null(cfg->token_file, &ok);
+	if (cfg->exec)
+		c->exec_cfg = exec_config_copy(cfg, &ok);
+	if (ok) {
+		struct creds *cr = creds_new(cfg->token, cfg->cert_pem, cfg->cert_pem_len,
+		                             cfg->key_pem, cfg->key_pem_len);
+
+		if (cr)
+			creds_install(c, cr);
+		else
+			ok = false;
+	}
 	if (!ok || !c->server || !c->user_agent) {
 		kube_client_free(c);
 		return fs_fail(err, FS_ENOMEM, "out of memory creating the API client");
@@ -204,53 +346,100 @@ static void handle_put(struct kube_client *c, CURL *h)
 		curl_easy_cleanup(h);
 }
 
-/*
- * The bearer token to send, re-reading a token file at most once a minute
- * (service account tokens rotate). Returns a copy the caller wipes and frees,
- * or NULL with *rc FS_OK when there is no token.
- */
-static char *current_token(struct kube_client *c, enum fs_rc *rc, struct fs_err *err)
+/* Re-reads the token file into new credentials; the caller holds the mutex. */
+static enum fs_rc refresh_token_file(struct kube_client *c, struct fs_err *err)
 {
-	char *copy = NULL;
-	time_t now = time(NULL);
+	FILE *f = fopen(c->token_file, "rb");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	struct creds *cr;
 
-	*rc = FS_OK;
-	pthread_mutex_lock(&c->mu);
-	if (c->token_file && (!c->token || now - c->token_read_at >= TOKEN_REREAD_SECONDS)) {
-		FILE *f = fopen(c->token_file, "rb");
-		char *line = NULL;
-		size_t cap = 0;
-		ssize_t n;
-
-		if (!f) {
-			/* Keep using the last good token while the file is being rotated. */
-			if (!c->token)
-				*rc = fs_fail(err, FS_EAUTH, "token file %s: %s", c->token_file,
-				              strerror(errno));
-		} else {
-			n = getline(&line, &cap, f);
-			fclose(f);
-			while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-				line[--n] = '\0';
-			if (n > 0 && (size_t)n < TOKEN_FILE_MAX) {
-				wipe_free(c->token);
-				c->token = line;
-				line = NULL;
-				c->token_read_at = now;
-			} else if (!c->token) {
-				*rc =
-				    fs_fail(err, FS_EAUTH, "token file %s is empty", c->token_file);
-			}
-			wipe_free(line);
-		}
+	if (!f)
+		return fs_fail(err, FS_EAUTH, "token file %s: %s", c->token_file, strerror(errno));
+	n = getline(&line, &cap, f);
+	fclose(f);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (n <= 0 || (size_t)n >= TOKEN_FILE_MAX) {
+		wipe_free(line);
+		return fs_fail(err, FS_EAUTH, "token file %s is empty or too large", c->token_file);
 	}
-	if (*rc == FS_OK && c->token) {
-		copy = strdup(c->token);
-		if (!copy)
-			*rc = fs_fail(err, FS_ENOMEM, "out of memory");
+	cr = creds_new(line, c->creds->cert.data, c->creds->cert.len, c->creds->key.data,
+	               c->creds->key.len);
+	wipe_free(line);
+	if (!cr)
+		return fs_fail(err, FS_ENOMEM, "out of memory");
+	creds_install(c, cr);
+	return FS_OK;
+}
+
+/* Runs the exec plugin into new credentials; the caller holds the mutex. */
+static enum fs_rc refresh_exec(struct kube_client *c, struct fs_err *err)
+{
+	struct kube_exec_cred got;
+	struct creds *cr;
+	enum fs_rc rc;
+
+	atomic_fetch_add(&c->n_exec, 1);
+	rc = kube_exec_run(&got, c->exec_cfg->exec, c->exec_cfg, err);
+	if (rc != FS_OK)
+		return rc;
+	cr = creds_new(got.token, got.cert_pem, got.cert_pem_len, got.key_pem, got.key_pem_len);
+	if (cr)
+		cr->expires_at = got.expires_at;
+	kube_exec_cred_release(&got);
+	if (!cr)
+		return fs_fail(err, FS_ENOMEM, "out of memory");
+	creds_install(c, cr);
+	return FS_OK;
+}
+
+/*
+ * The credentials to use now, refreshed when due: an exec credential once it
+ * expired or after a 401, a token file once a minute. Returns a
+ * reference the caller drops with creds_put; NULL on failure.
+ */
+static struct creds *creds_get(struct kube_client *c, struct fs_err *err)
+{
+	time_t now = time(NULL);
+	struct creds *cr = NULL;
+	enum fs_rc rc = FS_OK;
+
+	pthread_mutex_lock(&c->mu);
+	if (c->exec_cfg) {
+		bool empty = !c->creds->token && !c->creds->cert.data;
+		/* As client-go: renewed once expired; a 401 just before renews it too. */
+		bool expiring = c->creds->expires_at && now >= c->creds->expires_at;
+
+		if (empty || expiring || c->creds->stale)
+			rc = refresh_exec(c, err);
+	} else if (c->token_file && (!c->creds->token || c->creds->stale ||
+	                             now - c->creds->made_at >= TOKEN_REREAD_SECONDS)) {
+		rc = refresh_token_file(c, err);
+		/* Keep using the last good token while the file is being rotated. */
+		if (rc != FS_OK && c->creds->token)
+			rc = FS_OK;
+	}
+	if (rc == FS_OK) {
+		cr = c->creds;
+		cr->refs++;
 	}
 	pthread_mutex_unlock(&c->mu);
-	return copy;
+	return cr;
+}
+
+/* Marks credentials the server refused, so the next request renews them. */
+static bool creds_refusable(struct kube_client *c, struct creds *used)
+{
+	bool renewable;
+
+	pthread_mutex_lock(&c->mu);
+	renewable = (c->exec_cfg || c->token_file) && c->creds == used;
+	if (renewable)
+		used->stale = true;
+	pthread_mutex_unlock(&c->mu);
+	return renewable;
 }
 
 struct sink {
@@ -271,8 +460,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 }
 
 /* Applies the per-client options to a fresh or reset handle. */
-static void setup_handle(struct kube_client *c, CURL *h, const char *url, long timeout_ms,
-                         char *errbuf)
+static void setup_handle(struct kube_client *c, CURL *h, const struct creds *cr, const char *url,
+                         long timeout_ms, char *errbuf)
 {
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -293,10 +482,10 @@ static void setup_handle(struct kube_client *c, CURL *h, const char *url, long t
 	}
 	if (c->ca.data)
 		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &c->ca);
-	if (c->cert.data) {
-		curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &c->cert);
+	if (cr->cert.data) {
+		curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cr->cert);
 		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-		curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &c->key);
+		curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &cr->key);
 		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
 	}
 	if (c->username && c->password) {
@@ -399,17 +588,12 @@ static void add_header(struct request_headers *h, const char *line)
 }
 
 /* Builds the header list of a request; the Authorization line is wiped on free. */
-static enum fs_rc build_headers(struct request_headers *h, struct kube_client *c,
+static enum fs_rc build_headers(struct request_headers *h, const struct creds *cr,
                                 const char *content_type, bool has_body, bool streaming,
                                 struct fs_err *err)
 {
-	enum fs_rc rc;
-	char *token = current_token(c, &rc, err);
-
 	h->list = NULL;
 	h->ok = true;
-	if (rc != FS_OK)
-		return rc;
 	add_header(h, streaming ? "Accept: application/json" : "Accept: application/json, */*");
 	if (has_body) {
 		char line[128];
@@ -418,15 +602,14 @@ static enum fs_rc build_headers(struct request_headers *h, struct kube_client *c
 		         content_type ? content_type : "application/json");
 		add_header(h, line);
 	}
-	if (token) {
+	if (cr->token) {
 		char *line = NULL;
 
-		if (asprintf(&line, "Authorization: Bearer %s", token) < 0)
+		if (asprintf(&line, "Authorization: Bearer %s", cr->token) < 0)
 			h->ok = false;
 		else
 			add_header(h, line);
 		wipe_free(line);
-		wipe_free(token);
 	}
 	if (!h->ok)
 		return fs_fail(err, FS_ENOMEM, "out of memory");
@@ -443,36 +626,67 @@ static void free_headers(struct request_headers *h)
 	h->list = NULL;
 }
 
-enum fs_rc kube_do(struct kube_response *resp, struct kube_client *c,
-                   const struct kube_request *req, struct fs_err *err)
+static double monotonic_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sleeps `ms`, waking early when the client is stopped; false if stopped. */
+static bool nap(struct kube_client *c, long ms)
+{
+	while (ms > 0) {
+		long slice = ms < 50 ? ms : 50;
+		struct timespec ts = {slice / 1000, (slice % 1000) * 1000000L};
+
+		if (c->stop && atomic_load(c->stop))
+			return false;
+		nanosleep(&ts, NULL);
+		ms -= slice;
+	}
+	return !(c->stop && atomic_load(c->stop));
+}
+
+/* Waits for the client-side rate limiter; false if stopped meanwhile. */
+static bool throttle(struct kube_client *c)
+{
+	double wait;
+
+	pthread_mutex_lock(&c->mu);
+	wait = ratelimit_reserve(&c->limiter, monotonic_s());
+	pthread_mutex_unlock(&c->mu);
+	if (wait <= 0)
+		return true;
+	atomic_fetch_add(&c->n_throttled, 1);
+	return nap(c, (long)(wait * 1000.0) + 1);
+}
+
+/* One attempt of a request; *retry_after is the server's Retry-After in seconds, or 0. */
+static enum fs_rc perform_once(struct kube_response *resp, struct kube_client *c,
+                               const struct kube_request *req, const char *url, const char *what,
+                               struct creds *cr, CURLcode *code, long *retry_after,
+                               struct fs_err *err)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
-	char what[256];
-	char *url = NULL;
 	struct request_headers headers = {NULL, true};
 	struct sink sink = {&resp->body, false};
-	CURL *h = NULL;
-	CURLcode code;
+	curl_off_t after = 0;
+	CURL *h;
 	enum fs_rc rc;
 
-	snprintf(what, sizeof(what), "%s %s", req->method, req->path);
+	*code = CURLE_OK;
+	*retry_after = 0;
 	resp->status = 0;
-	resp->body.max = c->max_body;
 	buf_reset(&resp->body);
-	if (asprintf(&url, "%s%s", c->server, req->path) < 0) {
-		url = NULL;
-		rc = fs_fail(err, FS_ENOMEM, "out of memory");
-		goto out;
-	}
 	h = handle_get(c);
-	if (!h) {
-		rc = fs_fail(err, FS_ENOMEM, "%s: cannot create a curl handle", what);
-		goto out;
-	}
-	rc = build_headers(&headers, c, req->content_type, req->body != NULL, false, err);
+	if (!h)
+		return fs_fail(err, FS_ENOMEM, "%s: cannot create a curl handle", what);
+	rc = build_headers(&headers, cr, req->content_type, req->body != NULL, false, err);
 	if (rc != FS_OK)
 		goto out;
-	setup_handle(c, h, url, req->timeout_ms > 0 ? req->timeout_ms : c->timeout_ms, errbuf);
+	setup_handle(c, h, cr, url, req->timeout_ms > 0 ? req->timeout_ms : c->timeout_ms, errbuf);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.list);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
@@ -482,26 +696,109 @@ enum fs_rc kube_do(struct kube_response *resp, struct kube_client *c,
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
 	}
-	code = curl_easy_perform(h);
+	atomic_fetch_add(&c->n_requests, 1);
+	*code = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-	if (sink.overflow) {
+	if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &after) == CURLE_OK && after > 0)
+		*retry_after =
+		    after > RETRY_AFTER_MAX_SECONDS ? RETRY_AFTER_MAX_SECONDS : (long)after;
+	if (sink.overflow)
 		rc = fs_fail(err, FS_ETOOLARGE, "%s: response larger than %zu bytes", what,
 		             c->max_body);
-		goto out;
-	}
-	if (code != CURLE_OK) {
-		rc = transport_error(err, c, code, errbuf, what);
-		goto out;
-	}
-	if (resp->status < 200 || resp->status > 299) {
+	else if (*code != CURLE_OK)
+		rc = transport_error(err, c, *code, errbuf, what);
+	else if (resp->status < 200 || resp->status > 299)
 		rc = kube_status_error(err, resp->status, resp->body.data, what);
-		goto out;
-	}
-	rc = FS_OK;
 out:
 	free_headers(&headers);
-	if (h)
-		handle_put(c, h);
+	handle_put(c, h);
+	return rc;
+}
+
+/*
+ * Whether a failed attempt may be repeated: the failure may pass (a server
+ * restarting or overloaded) and repeating cannot do the work twice. TLS and
+ * name resolution failures do not pass by themselves and are not retried.
+ */
+static bool retryable(const struct kube_request *req, CURLcode code, long status)
+{
+	bool idempotent = strcmp(req->method, "POST") != 0 &&
+	                  !(req->content_type && strstr(req->content_type, "json-patch"));
+
+	switch (code) {
+	case CURLE_OK:
+		break;
+	case CURLE_COULDNT_CONNECT:
+		return true; /* nothing was sent */
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_GOT_NOTHING:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_PARTIAL_FILE:
+		return idempotent;
+	default:
+		return false;
+	}
+	if (status == 429)
+		return true; /* the server did not do it */
+	return status >= 500 && status <= 599 && idempotent;
+}
+
+enum fs_rc kube_do(struct kube_response *resp, struct kube_client *c,
+                   const struct kube_request *req, struct fs_err *err)
+{
+	char what[256];
+	char *url = NULL;
+	struct backoff bo;
+	bool renewed_auth = false;
+	enum fs_rc rc;
+
+	snprintf(what, sizeof(what), "%s %s", req->method, req->path);
+	resp->body.max = c->max_body;
+	if (asprintf(&url, "%s%s", c->server, req->path) < 0)
+		return fs_fail(err, FS_ENOMEM, "out of memory");
+	pthread_mutex_lock(&c->mu);
+	bo = c->retry_backoff;
+	c->retry_backoff.rng += 0x9e3779b97f4a7c15ull; /* a different jitter for each call */
+	pthread_mutex_unlock(&c->mu);
+
+	for (unsigned attempt = 0;; attempt++) {
+		struct creds *cr;
+		CURLcode code;
+		long retry_after;
+		long delay;
+
+		if (!throttle(c)) {
+			rc = fs_fail(err, FS_ECANCELED, "%s: canceled", what);
+			break;
+		}
+		cr = creds_get(c, err);
+		if (!cr) {
+			rc = err ? err->rc : FS_EAUTH;
+			fs_wrap(err, rc, "%s: credentials from %s", what, c->source);
+			break;
+		}
+		rc = perform_once(resp, c, req, url, what, cr, &code, &retry_after, err);
+		if (rc == FS_OK) {
+			creds_put(c, cr);
+			break;
+		}
+		/* Refused credentials that can be renewed get one fresh try at once. */
+		if (resp->status == 401 && !renewed_auth && creds_refusable(c, cr)) {
+			creds_put(c, cr);
+			renewed_auth = true;
+			continue;
+		}
+		creds_put(c, cr);
+		if (attempt >= c->max_retries || !retryable(req, code, resp->status))
+			break;
+		delay = retry_after > 0 ? retry_after * 1000 : (long)backoff_next(&bo);
+		atomic_fetch_add(&c->n_retries, 1);
+		if (!nap(c, delay)) {
+			rc = fs_fail(err, FS_ECANCELED, "%s: canceled", what);
+			break;
+		}
+	}
 	free(url);
 	return rc;
 }
@@ -544,7 +841,8 @@ enum fs_rc kube_send(json_object **out, struct kube_client *c, const char *metho
 	enum fs_rc rc;
 
 	if (body) {
-		req.body = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
+		req.body = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
+		                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
 		if (!req.body)
 			return fs_fail(err, FS_ENOMEM, "out of memory serialising a request");
 		req.body_len = strlen(req.body);
@@ -675,6 +973,7 @@ enum fs_rc kube_watch(struct kube_client *c, const char *path, const struct kube
 	char *url = NULL;
 	struct request_headers headers = {NULL, true};
 	struct watch_state w = {.fn = fn, .ctx = ctx, .err = err, .event_rc = FS_OK};
+	struct creds *cr = NULL;
 	CURL *h = NULL;
 	CURLcode code;
 	enum fs_rc rc;
@@ -688,16 +987,26 @@ enum fs_rc kube_watch(struct kube_client *c, const char *path, const struct kube
 		rc = fs_fail(err, FS_ENOMEM, "out of memory");
 		goto out;
 	}
+	if (!throttle(c)) {
+		rc = fs_fail(err, FS_ECANCELED, "%s: canceled", what);
+		goto out;
+	}
+	cr = creds_get(c, err);
+	if (!cr) {
+		rc = err ? err->rc : FS_EAUTH;
+		fs_wrap(err, rc, "%s: credentials from %s", what, c->source);
+		goto out;
+	}
 	h = handle_get(c);
 	if (!h) {
 		rc = fs_fail(err, FS_ENOMEM, "%s: cannot create a curl handle", what);
 		goto out;
 	}
 	w.h = h;
-	rc = build_headers(&headers, c, NULL, false, true, err);
+	rc = build_headers(&headers, cr, NULL, false, true, err);
 	if (rc != FS_OK)
 		goto out;
-	setup_handle(c, h, url, opts ? opts->timeout_ms : 0, errbuf);
+	setup_handle(c, h, cr, url, opts ? opts->timeout_ms : 0, errbuf);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.list);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_watch_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &w);
@@ -707,6 +1016,7 @@ enum fs_rc kube_watch(struct kube_client *c, const char *path, const struct kube
 	/* A dead peer must not hold a watch forever: no byte for 90 s ends it. */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 90L);
+	atomic_fetch_add(&c->n_requests, 1);
 	code = curl_easy_perform(h);
 	if (w.http_status == 0)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &w.http_status);
@@ -721,6 +1031,8 @@ enum fs_rc kube_watch(struct kube_client *c, const char *path, const struct kube
 		rc = transport_error(err, c, code, errbuf, what);
 	} else if (w.http_status != 200) {
 		rc = kube_status_error(err, w.http_status, w.line.data, what);
+		if (w.http_status == 401)
+			creds_refusable(c, cr);
 	} else {
 		if (w.line.len > 0)
 			watch_line(&w, w.line.data, w.line.len);
@@ -730,7 +1042,97 @@ out:
 	free_headers(&headers);
 	if (h)
 		handle_put(c, h);
+	creds_put(c, cr);
 	buf_release(&w.line);
 	free(url);
 	return rc;
+}
+
+enum fs_rc kube_retry_on_conflict(struct kube_client *c, unsigned attempts, kube_conflict_fn fn,
+                                  void *ctx, struct fs_err *err)
+{
+	struct backoff bo;
+	enum fs_rc rc = FS_OK;
+
+	/* client-go's DefaultRetry: about 10 ms between attempts, with jitter. */
+	backoff_init(&bo, 10, 20, (uint64_t)(uintptr_t)ctx ^ (uint64_t)time(NULL));
+	for (unsigned i = 0; i < (attempts ? attempts : 1); i++) {
+		rc = fn(ctx, c, err);
+		if (rc != FS_ECONFLICT)
+			return rc;
+		if (!nap(c, (long)backoff_next(&bo)))
+			return fs_fail(err, FS_ECANCELED, "canceled while retrying a conflict");
+	}
+	return fs_wrap(err, rc, "still conflicting after %u attempts", attempts);
+}
+
+enum fs_rc kube_list(char **rv, unsigned *pages, struct kube_client *c, const char *path,
+                     unsigned limit, kube_item_fn fn, void *ctx, struct fs_err *err)
+{
+	char *cont = NULL, *page_path = NULL, *list_rv = NULL;
+	unsigned n_pages = 0, restarts = 0;
+	enum fs_rc rc = FS_OK;
+
+	do {
+		json_object *list = NULL, *items, *meta, *v;
+		bool stopped = false;
+
+		free(page_path);
+		if (asprintf(&page_path, "%s%climit=%u%s%s", path, strchr(path, '?') ? '&' : '?',
+		             limit ? limit : 500, cont ? "&continue=" : "", cont ? cont : "") < 0) {
+			page_path = NULL;
+			rc = fs_fail(err, FS_ENOMEM, "out of memory");
+			break;
+		}
+		rc = kube_get(&list, c, page_path, err);
+		n_pages++;
+		if (rc == FS_EGONE && cont && restarts++ < 3) {
+			/* The continue token expired mid-list: the list starts over. */
+			free(cont);
+			cont = NULL;
+			continue;
+		}
+		if (rc != FS_OK)
+			break;
+		if (json_object_object_get_ex(list, "items", &items)) {
+			size_t n = json_object_array_length(items);
+
+			for (size_t i = 0; i < n && !stopped; i++)
+				stopped = !fn(ctx, json_object_array_get_idx(items, i));
+		}
+		free(cont);
+		cont = NULL;
+		if (json_object_object_get_ex(list, "metadata", &meta)) {
+			if (json_object_object_get_ex(meta, "continue", &v) &&
+			    json_object_get_string_len(v) > 0)
+				cont = strdup(json_object_get_string(v));
+			if (json_object_object_get_ex(meta, "resourceVersion", &v)) {
+				free(list_rv);
+				list_rv = strdup(json_object_get_string(v));
+			}
+		}
+		json_object_put(list);
+		if (stopped)
+			break;
+	} while (cont);
+	if (rc == FS_OK && !list_rv)
+		rc = fs_fail(err, FS_EPARSE, "LIST %s: the answer has no resourceVersion", path);
+	if (rc == FS_OK) {
+		*rv = list_rv;
+		list_rv = NULL;
+		if (pages)
+			*pages = n_pages;
+	}
+	free(list_rv);
+	free(cont);
+	free(page_path);
+	return rc;
+}
+
+void kube_client_stats(struct kube_client_stats *out, struct kube_client *c)
+{
+	out->requests = atomic_load(&c->n_requests);
+	out->retries = atomic_load(&c->n_retries);
+	out->throttled = atomic_load(&c->n_throttled);
+	out->exec_calls = atomic_load(&c->n_exec);
 }

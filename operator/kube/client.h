@@ -14,6 +14,14 @@
  *	if (kube_get(&v, c, "/version", &err) == FS_OK) { ...; json_object_put(v); }
  *	kube_client_free(c);
  *
+ * Requests pass a client-side token bucket (qps/burst). A 429 or 5xx answer,
+ * or a refused connection, is retried up to max_retries times after the
+ * server's Retry-After or a capped exponential backoff with jitter; a 5xx is
+ * not retried for a POST or a JSON patch, which may not be idempotent.
+ * Credentials: client certificates, bearer tokens, token files (re-read each
+ * minute, as service account tokens rotate), basic auth, and exec plugins
+ * (run again when their credential expires or the server answers 401).
+ *
  * A failed call fills `err` with the method, path and what went wrong; for an
  * HTTP error status, the API server's Status message, with err->http_status
  * set and the code mapped (404 FS_ENOTFOUND, 409 FS_ECONFLICT, 410 FS_EGONE,
@@ -36,6 +44,10 @@ struct kube_client_opts {
 	long connect_timeout_ms; /* TCP + TLS handshake; default 10 000 */
 	size_t max_body;         /* response body cap; default 64 MiB */
 	const char *user_agent;  /* default "foresight/<version>" */
+	double qps;              /* client-side rate limit (--kube-qps); default 20, <= 0 none */
+	int burst;               /* bursts above qps (--kube-burst); default 30 */
+	unsigned max_retries;    /* retries of 429, 5xx and refused connections; default 5 */
+	const atomic_bool *stop; /* when set, waits end early and calls fail with FS_ECANCELED */
 };
 
 /* Fills `opts` with the defaults. */
@@ -111,6 +123,37 @@ struct kube_watch_opts {
  */
 enum fs_rc kube_watch(struct kube_client *c, const char *path, const struct kube_watch_opts *opts,
                       kube_watch_fn fn, void *ctx, struct fs_err *err);
+
+/*
+ * Calls `fn` and, while it fails with FS_ECONFLICT (409: the object changed
+ * since it was read), calls it again after a short jittered pause, at most
+ * `attempts` times in all (client-go's RetryOnConflict). `fn` must re-read
+ * the object and re-apply its change each time.
+ */
+typedef enum fs_rc (*kube_conflict_fn)(void *ctx, struct kube_client *c, struct fs_err *err);
+enum fs_rc kube_retry_on_conflict(struct kube_client *c, unsigned attempts, kube_conflict_fn fn,
+                                  void *ctx, struct fs_err *err);
+
+/*
+ * Lists a collection page by page (`limit` items a page, following
+ * `continue`), calling `fn` for each item (borrowed during the call; return
+ * false to stop). `path` may carry a query (selectors). When a continue token
+ * expires (410) the list starts over. On success *rv (the caller's, free())
+ * is the list's resourceVersion, from which a watch can start; *pages counts
+ * the requests made when `pages` is not NULL.
+ */
+typedef bool (*kube_item_fn)(void *ctx, json_object *item);
+enum fs_rc kube_list(char **rv, unsigned *pages, struct kube_client *c, const char *path,
+                     unsigned limit, kube_item_fn fn, void *ctx, struct fs_err *err);
+
+/* Counters of what the client did, for metrics and tests. */
+struct kube_client_stats {
+	unsigned long requests;   /* HTTP requests sent, retries included */
+	unsigned long retries;    /* requests repeated after 429, 5xx or refusal */
+	unsigned long throttled;  /* requests that waited for the rate limiter */
+	unsigned long exec_calls; /* exec plugin runs */
+};
+void kube_client_stats(struct kube_client_stats *out, struct kube_client *c);
 
 /*
  * Turns a Kubernetes Status object (or any error body) with its HTTP status

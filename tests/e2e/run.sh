@@ -3,7 +3,7 @@
 # kube-controller-manager, fake kubelet) up once, runs every test_* function
 # of tests/e2e/test_*.sh against it, and brings it down at the end, also on
 # failure or interrupt. Ends with `e2e: N passed, N failed`.
-#   tests/e2e/run.sh [PATTERN]    run only tests whose name matches PATTERN
+#   tests/e2e/run.sh [PATTERN]    run only the tests whose function or file name has PATTERN
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,7 +46,7 @@ failed=0
 failed_names=()
 for file in "$here"/test_*.sh; do
 	for name in $(bash -c "source '$file'; declare -F" | awk '$3 ~ /^test_/ {print $3}'); do
-		[ -z "$pattern" ] || [[ "$name" == *$pattern* ]] || continue
+		[ -z "$pattern" ] || [[ "$name" == *$pattern* ]] || [[ "$(basename "$file")" == *$pattern* ]] || continue
 		log="$out/$name.log"
 		WORK=$(mktemp -d "$out/$name.XXXX")
 		start=$SECONDS

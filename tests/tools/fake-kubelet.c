@@ -169,36 +169,11 @@ static bool on_event(void *ctx, const char *type, json_object *object)
 	return !atomic_load(&kubelet.stop);
 }
 
-/* Lists every pod (page by page), then returns the list's resourceVersion. */
-static enum fs_rc list_pods(char **rv, struct kube_client *c, struct fs_err *err)
+static bool observe_listed(void *ctx, json_object *pod)
 {
-	char path[1024];
-	char *cont = NULL;
-	enum fs_rc rc = FS_OK;
-
-	*rv = NULL;
-	do {
-		json_object *list, *items;
-		const char *next;
-
-		snprintf(path, sizeof(path), "/api/v1/pods?limit=500%s%s", cont ? "&continue=" : "",
-		         cont ? cont : "");
-		rc = kube_get(&list, c, path, err);
-		if (rc != FS_OK)
-			break;
-		if (json_object_object_get_ex(list, "items", &items)) {
-			for (size_t i = 0; i < json_object_array_length(items); i++)
-				observe("ADDED", json_object_array_get_idx(items, i));
-		}
-		free(cont);
-		next = str_at(list, "metadata", "continue");
-		cont = next && next[0] ? strdup(next) : NULL;
-		free(*rv);
-		*rv = strdup(str_at(list, "metadata", "resourceVersion"));
-		json_object_put(list);
-	} while (cont);
-	free(cont);
-	return rc;
+	(void)ctx;
+	observe("ADDED", pod);
+	return true;
 }
 
 static void *watch_pods(void *arg)
@@ -213,7 +188,8 @@ static void *watch_pods(void *arg)
 
 	while (!atomic_load(&kubelet.stop)) {
 		if (!rv) {
-			rc = list_pods(&rv, c, &err);
+			rc = kube_list(&rv, NULL, c, "/api/v1/pods", 500, observe_listed, NULL,
+			               &err);
 			if (rc != FS_OK) {
 				log_warn("listing pods: %s", err.msg);
 				goto retry;

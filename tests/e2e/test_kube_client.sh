@@ -1,0 +1,164 @@
+# The Kubernetes client core (operator/kube) against the real apiserver:
+# informer recovery, pagination, conflict retries, exec plugins, in-cluster.
+
+PROBE="$BINDIR/kube-probe"
+
+# "key resourceVersion" lines of a fresh LIST, sorted, as the probe writes them.
+fresh_list() { # namespace
+	"$KUBECTL" -n "$1" get configmaps \
+		-o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name} {.metadata.resourceVersion}{"\n"}{end}' |
+		sort
+}
+
+probe_cache() { # file
+	grep -v '^#' "$1" 2>/dev/null | sort
+}
+
+probe_counter() { # file name
+	grep '^#' "$1" | tr ' ' '\n' | grep -A1 -x "$2" | tail -1
+}
+
+test_informer_recovers_from_apiserver_kill() {
+	local ns cache="$WORK/cache" probe_pid b_env t0
+	ns=$(new_namespace)
+	"$PROBE" seed --path "/api/v1/namespaces/$ns/configmaps" --count 20 --qps 0
+	"$PROBE" informer --path "/api/v1/namespaces/$ns/configmaps" --out "$cache" \
+		2>"$WORK/probe.log" &
+	probe_pid=$!
+	trap 'kill $probe_pid 2>/dev/null; "$REPO/hack/control-plane.sh" apiserver kill apiserver-b 2>/dev/null; "$REPO/hack/control-plane.sh" apiserver start >/dev/null 2>&1' RETURN
+	wait_until 20 '[ "$(probe_cache "$cache" | wc -l)" = 20 ]'
+	[ "$(probe_cache "$cache")" = "$(fresh_list "$ns")" ] || fail "initial cache differs from LIST"
+
+	# A second apiserver on the same etcd takes the writes while the first is dead.
+	b_env=$("$REPO/hack/control-plane.sh" apiserver start apiserver-b)
+	"$REPO/hack/control-plane.sh" apiserver kill
+	(
+		eval "$b_env"
+		for i in 0 1 2 3 4; do "$KUBECTL" -n "$ns" label configmap "seed-$i" changed=yes; done
+		for i in 5 6 7 8 9; do "$KUBECTL" -n "$ns" delete configmap "seed-$i"; done
+		for i in 1 2 3; do "$KUBECTL" -n "$ns" create configmap "new-$i" --from-literal=a=b; done
+	)
+	"$REPO/hack/control-plane.sh" apiserver start >/dev/null
+	t0=$SECONDS
+	wait_until 10 '[ "$(probe_cache "$cache")" = "$(fresh_list "$ns")" ]'
+	echo "cache equal to a fresh LIST $((SECONDS - t0))s after the apiserver returned"
+	probe_cache "$cache" | wc -l
+	grep '^#' "$cache"
+	[ "$(probe_cache "$cache" | wc -l)" = 18 ] || fail "expected 18 objects"
+	[ "$(probe_counter "$cache" gone)" -ge 1 ] || fail "the 410 relist path was not taken"
+	[ "$(probe_counter "$cache" deletes)" -ge 5 ] || fail "deletes were not reported"
+	[ "$(probe_counter "$cache" updates)" -ge 5 ] || fail "updates were not reported"
+	[ "$(probe_counter "$cache" adds)" -ge 23 ] || fail "adds were not reported"
+	# And it keeps watching after the relist.
+	"$KUBECTL" -n "$ns" create configmap after-restart --from-literal=a=b
+	wait_until 10 '[ "$(probe_cache "$cache")" = "$(fresh_list "$ns")" ]'
+}
+
+test_list_paginates_1200_objects() {
+	local ns out
+	ns=$(new_namespace)
+	"$PROBE" seed --path "/api/v1/namespaces/$ns/configmaps" --count 1200 --qps 0
+	out=$("$PROBE" list --path "/api/v1/namespaces/$ns/configmaps" --limit 500)
+	echo "$out"
+	assert_contains "$out" "items 1200 pages 3"
+	"$KUBECTL" delete namespace "$ns" --wait=false >/dev/null
+}
+
+test_conflict_on_status_update_is_retried() {
+	local ns out
+	ns=$(new_namespace)
+	"$KUBECTL" -n "$ns" create deployment web --image=nginx --replicas=1
+	out=$("$PROBE" conflict --path "/apis/apps/v1/namespaces/$ns/deployments/web" \
+		--annotate foresight.dev/probe=1 --stale-writes 2)
+	echo "$out"
+	# Two reads were made stale on purpose: two 409s, then success.
+	assert_eq "$out" "attempts 3" "attempts"
+	[ "$("$KUBECTL" -n "$ns" get deploy web -o jsonpath='{.metadata.annotations.kube-probe/concurrent-write}')" = 2 ] ||
+		fail "the concurrent writes did not happen"
+}
+
+# A service account with read access to configmaps of one namespace.
+make_sa() { # namespace name
+	"$KUBECTL" -n "$1" create serviceaccount "$2" >/dev/null
+	"$KUBECTL" -n "$1" create role "$2-cm-reader" --verb=get,list,watch \
+		--resource=configmaps >/dev/null
+	"$KUBECTL" -n "$1" create rolebinding "$2-cm-reader" --role="$2-cm-reader" \
+		--serviceaccount="$1:$2" >/dev/null
+}
+
+server_of() { grep 'server:' "$KUBECONFIG" | awk '{print $2}'; }
+ca_data_of() { grep 'certificate-authority-data:' "$KUBECONFIG" | awk '{print $2}'; }
+
+test_exec_plugin_authenticates_and_is_called_again_after_expiry() {
+	local ns out calls
+	ns=$(new_namespace)
+	make_sa "$ns" execsa
+	cat >"$WORK/plugin.sh" <<PLUGIN
+#!/usr/bin/env bash
+set -e
+echo "\$(date +%s.%N) \$KUBERNETES_EXEC_INFO" >>"$WORK/calls"
+token=\$(KUBECONFIG="$KUBECONFIG" "$KUBECTL" -n "$ns" create token execsa --duration=10m)
+cat <<JSON
+{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+ "status": {"token": "\$token", "expirationTimestamp": "\$(date -u -d '+3 seconds' +%Y-%m-%dT%H:%M:%SZ)"}}
+JSON
+PLUGIN
+	chmod +x "$WORK/plugin.sh"
+	cat >"$WORK/kc" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: "$(server_of)", certificate-authority-data: "$(ca_data_of)"}
+users:
+- name: u
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: ./plugin.sh
+      interactiveMode: Never
+      provideClusterInfo: true
+contexts:
+- {name: x, context: {cluster: c, user: u, namespace: $ns}}
+current-context: x
+KC
+	out=$("$PROBE" get --kubeconfig "$WORK/kc" --path "/api/v1/namespaces/$ns/configmaps" \
+		--repeat 8 --interval 1)
+	echo "$out"
+	calls=$(wc -l <"$WORK/calls")
+	assert_contains "$out" "ok 8"
+	[ "$calls" -ge 2 ] || fail "the plugin ran $calls times in 7 s with 3 s credentials"
+	assert_contains "$(head -1 "$WORK/calls")" '"cluster":{"server":"https://127.0.0.1'
+	# The identity is the service account's: another namespace is forbidden.
+	out=$("$PROBE" get --kubeconfig "$WORK/kc" --path /api/v1/namespaces/default/secrets 2>&1) &&
+		fail "a service account read secrets of another namespace"
+	assert_contains "$out" "403 Forbidden"
+	assert_contains "$out" "system:serviceaccount:$ns:execsa"
+	assert_not_contains "$out" "eyJ" "error output (a token leaked)"
+}
+
+test_in_cluster_config_from_env_and_files() {
+	local ns sa_dir="$WORK/sa" port out
+	ns=$(new_namespace)
+	make_sa "$ns" incluster
+	mkdir -p "$sa_dir"
+	"$KUBECTL" -n "$ns" create token incluster >"$sa_dir/token"
+	ca_data_of | base64 -d >"$sa_dir/ca.crt"
+	echo -n "$ns" >"$sa_dir/namespace"
+	port=$(server_of | sed 's/.*://')
+	# The real path, /var/run/secrets/kubernetes.io/serviceaccount, in a
+	# private mount namespace so the host is untouched.
+	out=$(unshare -m bash -c "
+		mount -t tmpfs tmpfs /run &&
+		mkdir -p /run/secrets/kubernetes.io/serviceaccount &&
+		cp '$sa_dir'/* /run/secrets/kubernetes.io/serviceaccount/ &&
+		unset KUBECONFIG &&
+		export KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$port HOME=/nonexistent &&
+		'$FORESIGHT' version --server &&
+		'$PROBE' get --path /api/v1/namespaces/$ns/configmaps &&
+		{ '$PROBE' get --path /api/v1/namespaces/default/configmaps 2>&1 || true; }")
+	echo "$out"
+	assert_contains "$out" "server v1.20.2"
+	assert_contains "$out" "ok 1"
+	assert_contains "$out" "system:serviceaccount:$ns:incluster"
+}

@@ -1,0 +1,453 @@
+/*
+ * kube-probe: drives the project's Kubernetes client core against a real
+ * API server, for the end-to-end tests.
+ *
+ *   kube-probe informer --path P [--out FILE] [--resync S]
+ *       runs an informer on the collection P and, after every change, writes
+ *       FILE: one "key resourceVersion" line per cached object (sorted), then
+ *       "# lists N gone N watches N failures N events N adds N updates N
+ *       deletes N". Runs until SIGTERM.
+ *   kube-probe list --path P [--limit N]
+ *       lists P page by page; prints "items N pages N".
+ *   kube-probe conflict --path OBJ --annotate K=V [--stale-writes N]
+ *       updates OBJ's /status with PUT under kube_retry_on_conflict, while the
+ *       first N attempts are made stale on purpose by a concurrent write;
+ *       prints "attempts N".
+ *   kube-probe seed --path P --count N
+ *       creates N ConfigMaps named seed-0..seed-N-1 in the collection P, fast.
+ *   kube-probe get --path P [--repeat N] [--interval SECONDS]
+ *       GETs P N times; prints "ok N exec_calls N" (exec plugin runs).
+ *
+ * Common options: --kubeconfig FILE, --context NAME (default: in-cluster,
+ * then $KUBECONFIG, then ~/.kube/config, as the operator).
+ */
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/informer.h"
+
+static atomic_bool stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&stop, true);
+}
+
+struct options {
+	const char *kubeconfig, *context, *path, *out, *annotate;
+	unsigned limit, repeat, stale_writes, resync;
+	double interval, qps;
+};
+
+/* --- informer --------------------------------------------------------------- */
+
+struct informer_state {
+	struct kube_informer *inf;
+	const char *out;
+	atomic_ulong adds, updates, deletes;
+	atomic_bool dirty;
+};
+
+static void count_add(void *ctx, json_object *obj)
+{
+	struct informer_state *s = ctx;
+
+	(void)obj;
+	atomic_fetch_add(&s->adds, 1);
+	atomic_store(&s->dirty, true);
+}
+
+static void count_update(void *ctx, json_object *old_obj, json_object *new_obj)
+{
+	struct informer_state *s = ctx;
+
+	(void)old_obj;
+	(void)new_obj;
+	atomic_fetch_add(&s->updates, 1);
+	atomic_store(&s->dirty, true);
+}
+
+static void count_delete(void *ctx, json_object *obj)
+{
+	struct informer_state *s = ctx;
+
+	(void)obj;
+	atomic_fetch_add(&s->deletes, 1);
+	atomic_store(&s->dirty, true);
+}
+
+struct lines {
+	char **v;
+	size_t n, cap;
+};
+
+static void collect(void *ctx, const char *key, const char *rv, const char *json)
+{
+	struct lines *l = ctx;
+
+	(void)json;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		char **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		l->v = v;
+		l->cap = cap;
+	}
+	if (asprintf(&l->v[l->n], "%s %s", key, rv) >= 0)
+		l->n++;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Writes the cache and counters to s->out atomically (tmp + rename). */
+static void dump(struct informer_state *s)
+{
+	struct kube_informer_stats st;
+	struct lines l = {0};
+	char tmp[4096];
+	FILE *f;
+
+	kube_informer_foreach(s->inf, collect, &l);
+	kube_informer_stats(&st, s->inf);
+	qsort(l.v, l.n, sizeof(*l.v), cmp_str);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", s->out);
+	f = fopen(tmp, "w");
+	if (f) {
+		for (size_t i = 0; i < l.n; i++)
+			fprintf(f, "%s\n", l.v[i]);
+		fprintf(f,
+		        "# lists %lu gone %lu watches %lu failures %lu events %lu adds %lu updates "
+		        "%lu deletes %lu resyncs %lu\n",
+		        st.lists, st.relists_gone, st.watches, st.failures, st.events,
+		        atomic_load(&s->adds), atomic_load(&s->updates), atomic_load(&s->deletes),
+		        st.resyncs);
+		fclose(f);
+		rename(tmp, s->out);
+	}
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i]);
+	free(l.v);
+}
+
+static int run_informer(struct kube_client *c, const struct options *o)
+{
+	struct informer_state s = {.out = o->out ? o->out : "/dev/stdout"};
+	struct kube_informer_handlers h = {count_add, count_update, count_delete, &s};
+	struct kube_informer_opts io;
+	struct kube_informer_stats last = {0};
+	struct fs_err err;
+
+	kube_informer_opts_init(&io);
+	io.path = o->path;
+	io.resync_seconds = o->resync;
+	if (kube_informer_new(&s.inf, c, &io, &h, &err) != FS_OK ||
+	    kube_informer_start(s.inf, &err) != FS_OK) {
+		log_error("kube-probe: %s", err.msg);
+		kube_informer_free(s.inf);
+		return 1;
+	}
+	while (!atomic_load(&stop)) {
+		struct kube_informer_stats st;
+
+		kube_informer_stats(&st, s.inf);
+		if (atomic_exchange(&s.dirty, false) || memcmp(&st, &last, sizeof(st)) != 0) {
+			last = st;
+			dump(&s);
+		}
+		usleep(100 * 1000);
+	}
+	kube_informer_free(s.inf);
+	return 0;
+}
+
+/* --- list ------------------------------------------------------------------- */
+
+static bool count_item(void *ctx, json_object *item)
+{
+	(void)item;
+	(*(unsigned long *)ctx)++;
+	return true;
+}
+
+static int run_list(struct kube_client *c, const struct options *o)
+{
+	unsigned long items = 0;
+	unsigned pages = 0;
+	char *rv = NULL;
+	struct fs_err err;
+
+	if (kube_list(&rv, &pages, c, o->path, o->limit, count_item, &items, &err) != FS_OK) {
+		log_error("kube-probe: %s", err.msg);
+		return 1;
+	}
+	printf("items %lu pages %u resourceVersion %s\n", items, pages, rv);
+	free(rv);
+	return 0;
+}
+
+/* --- conflict --------------------------------------------------------------- */
+
+struct conflict_ctx {
+	const struct options *o;
+	unsigned attempts;
+};
+
+/*
+ * One attempt: read the object, let a concurrent write make that read stale
+ * (for the first --stale-writes attempts), then PUT the status with the read
+ * resourceVersion — a 409 the helper must absorb by calling us again.
+ */
+static enum fs_rc update_status(void *ctx, struct kube_client *c, struct fs_err *err)
+{
+	struct conflict_ctx *cc = ctx;
+	json_object *obj = NULL, *meta, *ann;
+	char key[256], path[1024];
+	const char *eq = strchr(cc->o->annotate, '=');
+	enum fs_rc rc;
+
+	cc->attempts++;
+	rc = kube_get(&obj, c, cc->o->path, err);
+	if (rc != FS_OK)
+		return rc;
+	if (cc->attempts <= cc->o->stale_writes) {
+		json_object *patch = json_tokener_parse("{\"metadata\":{\"annotations\":{}}}");
+		json_object *pm, *pa;
+		char value[32];
+
+		json_object_object_get_ex(patch, "metadata", &pm);
+		json_object_object_get_ex(pm, "annotations", &pa);
+		snprintf(value, sizeof(value), "%u", cc->attempts);
+		json_object_object_add(pa, "kube-probe/concurrent-write",
+		                       json_object_new_string(value));
+		rc = kube_send(NULL, c, "PATCH", cc->o->path, "application/merge-patch+json", patch,
+		               err);
+		json_object_put(patch);
+		if (rc != FS_OK)
+			goto out;
+	}
+	snprintf(key, sizeof(key), "%.*s", (int)(eq - cc->o->annotate), cc->o->annotate);
+	json_object_object_get_ex(obj, "metadata", &meta);
+	if (!json_object_object_get_ex(meta, "annotations", &ann)) {
+		ann = json_object_new_object();
+		json_object_object_add(meta, "annotations", ann);
+	}
+	json_object_object_add(ann, key, json_object_new_string(eq + 1));
+	snprintf(path, sizeof(path), "%s/status", cc->o->path);
+	rc = kube_send(NULL, c, "PUT", path, NULL, obj, err);
+out:
+	json_object_put(obj);
+	return rc;
+}
+
+static int run_conflict(struct kube_client *c, const struct options *o)
+{
+	struct conflict_ctx cc = {.o = o};
+	struct fs_err err;
+
+	if (!o->annotate || !strchr(o->annotate, '=')) {
+		fprintf(stderr, "kube-probe conflict: --annotate KEY=VALUE is required\n");
+		return 2;
+	}
+	if (kube_retry_on_conflict(c, o->stale_writes + 3, update_status, &cc, &err) != FS_OK) {
+		log_error("kube-probe: %s (after %u attempts)", err.msg, cc.attempts);
+		return 1;
+	}
+	printf("attempts %u\n", cc.attempts);
+	return 0;
+}
+
+/* --- seed ------------------------------------------------------------------- */
+
+static int run_seed(struct kube_client *c, const struct options *o)
+{
+	struct fs_err err;
+
+	for (unsigned i = 0; i < o->repeat; i++) {
+		json_object *cm = json_object_new_object(), *meta = json_object_new_object();
+		json_object *data = json_object_new_object();
+		char name[64];
+		enum fs_rc rc;
+
+		snprintf(name, sizeof(name), "seed-%u", i);
+		json_object_object_add(meta, "name", json_object_new_string(name));
+		json_object_object_add(data, "n", json_object_new_string(name + 5));
+		json_object_object_add(cm, "apiVersion", json_object_new_string("v1"));
+		json_object_object_add(cm, "kind", json_object_new_string("ConfigMap"));
+		json_object_object_add(cm, "metadata", meta);
+		json_object_object_add(cm, "data", data);
+		rc = kube_send(NULL, c, "POST", o->path, NULL, cm, &err);
+		json_object_put(cm);
+		if (rc != FS_OK) {
+			log_error("kube-probe: %s", err.msg);
+			return 1;
+		}
+	}
+	printf("created %u\n", o->repeat);
+	return 0;
+}
+
+/* --- get -------------------------------------------------------------------- */
+
+static int run_get(struct kube_client *c, const struct options *o)
+{
+	struct kube_client_stats st;
+	struct fs_err err;
+	unsigned ok = 0;
+
+	for (unsigned i = 0; i < (o->repeat ? o->repeat : 1) && !atomic_load(&stop); i++) {
+		json_object *obj = NULL;
+
+		if (i > 0)
+			usleep((useconds_t)(o->interval * 1e6));
+		if (kube_get(&obj, c, o->path, &err) != FS_OK) {
+			log_error("kube-probe: %s", err.msg);
+			break;
+		}
+		json_object_put(obj);
+		ok++;
+	}
+	kube_client_stats(&st, c);
+	printf("ok %u exec_calls %lu requests %lu\n", ok, st.exec_calls, st.requests);
+	return ok == (o->repeat ? o->repeat : 1) ? 0 : 1;
+}
+
+static void usage(FILE *f)
+{
+	fputs("Usage: kube-probe informer|list|conflict|seed|get --path PATH [options]\n"
+	      "  --kubeconfig FILE --context NAME --out FILE --resync SECONDS --limit N\n"
+	      "  --count N --qps Q (<= 0: no client-side limit)\n"
+	      "  --annotate K=V --stale-writes N --repeat N --interval SECONDS\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"kubeconfig", required_argument, NULL, 'k'},
+	    {"context", required_argument, NULL, 'c'},
+	    {"path", required_argument, NULL, 'p'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"limit", required_argument, NULL, 'l'},
+	    {"annotate", required_argument, NULL, 'a'},
+	    {"stale-writes", required_argument, NULL, 's'},
+	    {"repeat", required_argument, NULL, 'r'},
+	    {"interval", required_argument, NULL, 'i'},
+	    {"resync", required_argument, NULL, 'y'},
+	    {"count", required_argument, NULL, 'r'},
+	    {"qps", required_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct options o = {.limit = 500, .interval = 1.0, .qps = 20};
+	struct kube_config_opts copts = {0};
+	struct kube_config *cfg = NULL;
+	struct kube_client *client = NULL;
+	struct kube_client_opts kopts;
+	struct sigaction sa;
+	struct fs_err err;
+	const char *cmd;
+	int opt, status = 1;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'k':
+			o.kubeconfig = optarg;
+			break;
+		case 'c':
+			o.context = optarg;
+			break;
+		case 'p':
+			o.path = optarg;
+			break;
+		case 'o':
+			o.out = optarg;
+			break;
+		case 'l':
+			o.limit = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'a':
+			o.annotate = optarg;
+			break;
+		case 's':
+			o.stale_writes = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'r':
+			o.repeat = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'i':
+			o.interval = strtod(optarg, NULL);
+			break;
+		case 'y':
+			o.resync = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'q':
+			o.qps = strtod(optarg, NULL);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!o.path) {
+		usage(stderr);
+		return 2;
+	}
+	log_setup(LOG_INFO, LOG_TEXT);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	copts.kubeconfig = o.kubeconfig;
+	copts.context = o.context;
+	kube_client_opts_init(&kopts);
+	kopts.stop = &stop;
+	kopts.qps = o.qps;
+	if (kube_config_auto(&cfg, &copts, &err) != FS_OK ||
+	    kube_client_new(&client, cfg, &kopts, &err) != FS_OK) {
+		log_error("kube-probe: %s", err.msg);
+		goto out;
+	}
+	if (strcmp(cmd, "informer") == 0)
+		status = run_informer(client, &o);
+	else if (strcmp(cmd, "list") == 0)
+		status = run_list(client, &o);
+	else if (strcmp(cmd, "conflict") == 0)
+		status = run_conflict(client, &o);
+	else if (strcmp(cmd, "get") == 0)
+		status = run_get(client, &o);
+	else if (strcmp(cmd, "seed") == 0)
+		status = run_seed(client, &o);
+	else {
+		usage(stderr);
+		status = 2;
+	}
+out:
+	kube_client_free(client);
+	kube_config_free(cfg);
+	return status;
+}
