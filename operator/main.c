@@ -13,6 +13,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"run", cli_run, "run the operator: scale the targets of ForecastScalers ahead of load"},
     {"version", cli_version, "print the version of foresight, its libraries and the cluster"},
 };
 

@@ -10,4 +10,7 @@
 /* `foresight version [--server] [--kubeconfig F] [--context C] [-o text|json]` */
 int cli_version(int argc, char **argv);
 
+/* `foresight run [options]`: the operator (see `foresight run --help`). */
+int cli_run(int argc, char **argv);
+
 #endif

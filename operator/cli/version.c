@@ -38,8 +38,7 @@ static int server_version(json_object **out, const char *kubeconfig, const char 
 	struct fs_err err;
 	int status = 1;
 
-	if (kube_config_auto(&cfg, &opts, &err) != FS_OK ||
-	    kube_client_new(&client, cfg, NULL, &err) != FS_OK ||
+	if (kube_connect(&cfg, &client, &opts, NULL, &err) != FS_OK ||
 	    kube_get(out, client, "/version", &err) != FS_OK) {
 		fprintf(stderr, "foresight: %s\n", err.msg);
 		goto out;

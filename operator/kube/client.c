@@ -9,16 +9,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/curlpool.h"
 #include "base/backoff.h"
 #include "base/ratelimit.h"
 #include "base/version.h"
 #include "kube/exec.h"
+#include "base/clock.h"
 
 #define DEFAULT_TIMEOUT_MS         30000
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define DEFAULT_MAX_BODY           (64u << 20)
 #define DEFAULT_MAX_LINE           (16u << 20)
-#define POOL_MAX                   8
 #define TOKEN_FILE_MAX             (64u << 10)
 #define TOKEN_REREAD_SECONDS       60
 #define RETRY_AFTER_MAX_SECONDS    30
@@ -42,8 +43,7 @@ struct creds {
 
 struct kube_client {
 	pthread_mutex_t mu; /* guards the pool, the credentials and the rate limiter */
-	CURL *pool[POOL_MAX];
-	size_t pooled;
+	struct curl_pool pool;
 
 	char *server;
 	char *source;
@@ -65,13 +65,6 @@ struct kube_client {
 
 	atomic_ulong n_requests, n_retries, n_throttled, n_exec;
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 void kube_client_opts_init(struct kube_client_opts *opts)
 {
@@ -184,8 +177,7 @@ void kube_client_free(struct kube_client *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->pooled; i++)
-		curl_easy_cleanup(c->pool[i]);
+	curl_pool_release(&c->pool);
 	pthread_mutex_destroy(&c->mu);
 	free(c->server);
 	free(c->source);
@@ -264,18 +256,18 @@ enum fs_rc kube_client_new(struct kube_client **out, const struct kube_config *c
 {
 	struct kube_client_opts defaults;
 	struct kube_client *c;
-	struct timespec now;
+	double now;
 	bool ok = true;
 
 	if (!opts) {
 		kube_client_opts_init(&defaults);
 		opts = &defaults;
 	}
-	pthread_once(&curl_once, curl_init_once);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return fs_fail(err, FS_ENOMEM, "out of memory");
 	pthread_mutex_init(&c->mu, NULL);
+	curl_pool_init(&c->pool);
 	c->server = dup_or_null(cfg->server, &ok);
 	c->source = dup_or_null(cfg->source ? cfg->source : cfg->server, &ok);
 	if (opts->user_agent)
@@ -288,10 +280,11 @@ enum fs_rc kube_client_new(struct kube_client **out, const struct kube_config *c
 	c->max_body = opts->max_body > 0 ? opts->max_body : DEFAULT_MAX_BODY;
 	c->max_retries = opts->max_retries;
 	c->stop = opts->stop;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ratelimit_init(&c->limiter, opts->qps, opts->burst,
-	               (double)now.tv_sec + (double)now.tv_nsec / 1e9);
-	backoff_init(&c->retry_backoff, 200, 10000, (uint64_t)now.tv_nsec ^ (uint64_t)getpid());
+	now = clock_mono_s();
+	ratelimit_init(&c->limiter, opts->qps, opts->burst, now);
+	/* The fractional clock seeds the jitter: replicas started together still differ. */
+	backoff_init(&c->retry_backoff, 200, 10000,
+	             (uint64_t)((now - (double)(int64_t)now) * 1e9) ^ (uint64_t)getpid());
 	c->insecure = cfg->insecure;
 	ok = ok && blob_copy(&c->ca, cfg->ca_pem, cfg->ca_pem_len);
 	c->username = dup_or_null(cfg->username, &ok);
@@ -316,34 +309,27 @@ enum fs_rc kube_client_new(struct kube_client **out, const struct kube_config *c
 	return FS_OK;
 }
 
+enum fs_rc kube_connect(struct kube_config **cfg, struct kube_client **client,
+                        const struct kube_config_opts *copts, const struct kube_client_opts *kopts,
+                        struct fs_err *err)
+{
+	enum fs_rc rc;
+
+	*cfg = NULL;
+	*client = NULL;
+	rc = kube_config_auto(cfg, copts, err);
+	if (rc == FS_OK)
+		rc = kube_client_new(client, *cfg, kopts, err);
+	if (rc != FS_OK) {
+		kube_config_free(*cfg);
+		*cfg = NULL;
+	}
+	return rc;
+}
+
 const char *kube_client_server(const struct kube_client *c)
 {
 	return c->server;
-}
-
-static CURL *handle_get(struct kube_client *c)
-{
-	CURL *h = NULL;
-
-	pthread_mutex_lock(&c->mu);
-	if (c->pooled > 0)
-		h = c->pool[--c->pooled];
-	pthread_mutex_unlock(&c->mu);
-	if (!h)
-		h = curl_easy_init();
-	return h;
-}
-
-static void handle_put(struct kube_client *c, CURL *h)
-{
-	pthread_mutex_lock(&c->mu);
-	if (c->pooled < POOL_MAX) {
-		c->pool[c->pooled++] = h;
-		h = NULL;
-	}
-	pthread_mutex_unlock(&c->mu);
-	if (h)
-		curl_easy_cleanup(h);
 }
 
 /* Re-reads the token file into new credentials; the caller holds the mutex. */
@@ -440,23 +426,6 @@ static bool creds_refusable(struct kube_client *c, struct creds *used)
 		used->stale = true;
 	pthread_mutex_unlock(&c->mu);
 	return renewable;
-}
-
-struct sink {
-	struct buf *body;
-	bool overflow;
-};
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
-{
-	struct sink *s = userp;
-	size_t n = size * nmemb;
-
-	if (buf_append(s->body, data, n, NULL) != FS_OK) {
-		s->overflow = true;
-		return 0;
-	}
-	return n;
 }
 
 /* Applies the per-client options to a fresh or reset handle. */
@@ -626,14 +595,6 @@ static void free_headers(struct request_headers *h)
 	h->list = NULL;
 }
 
-static double monotonic_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Sleeps `ms`, waking early when the client is stopped; false if stopped. */
 static bool nap(struct kube_client *c, long ms)
 {
@@ -655,7 +616,7 @@ static bool throttle(struct kube_client *c)
 	double wait;
 
 	pthread_mutex_lock(&c->mu);
-	wait = ratelimit_reserve(&c->limiter, monotonic_s());
+	wait = ratelimit_reserve(&c->limiter, clock_mono_s());
 	pthread_mutex_unlock(&c->mu);
 	if (wait <= 0)
 		return true;
@@ -671,7 +632,7 @@ static enum fs_rc perform_once(struct kube_response *resp, struct kube_client *c
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct request_headers headers = {NULL, true};
-	struct sink sink = {&resp->body, false};
+	struct curl_sink sink = {&resp->body, false};
 	curl_off_t after = 0;
 	CURL *h;
 	enum fs_rc rc;
@@ -680,7 +641,7 @@ static enum fs_rc perform_once(struct kube_response *resp, struct kube_client *c
 	*retry_after = 0;
 	resp->status = 0;
 	buf_reset(&resp->body);
-	h = handle_get(c);
+	h = curl_pool_get(&c->pool);
 	if (!h)
 		return fs_fail(err, FS_ENOMEM, "%s: cannot create a curl handle", what);
 	rc = build_headers(&headers, cr, req->content_type, req->body != NULL, false, err);
@@ -688,7 +649,7 @@ static enum fs_rc perform_once(struct kube_response *resp, struct kube_client *c
 		goto out;
 	setup_handle(c, h, cr, url, req->timeout_ms > 0 ? req->timeout_ms : c->timeout_ms, errbuf);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.list);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_sink_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
 	if (strcmp(req->method, "GET") != 0)
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
@@ -711,21 +672,16 @@ static enum fs_rc perform_once(struct kube_response *resp, struct kube_client *c
 		rc = kube_status_error(err, resp->status, resp->body.data, what);
 out:
 	free_headers(&headers);
-	handle_put(c, h);
+	curl_pool_put(&c->pool, h);
 	return rc;
 }
 
-/*
- * Whether a failed attempt may be repeated: the failure may pass (a server
- * restarting or overloaded) and repeating cannot do the work twice. TLS and
- * name resolution failures do not pass by themselves and are not retried.
- */
-static bool retryable(const struct kube_request *req, CURLcode code, long status)
+bool kube_should_retry(const char *method, const char *content_type, int curl_code, long status)
 {
-	bool idempotent = strcmp(req->method, "POST") != 0 &&
-	                  !(req->content_type && strstr(req->content_type, "json-patch"));
+	bool idempotent =
+	    strcmp(method, "POST") != 0 && !(content_type && strstr(content_type, "json-patch"));
 
-	switch (code) {
+	switch ((CURLcode)curl_code) {
 	case CURLE_OK:
 		break;
 	case CURLE_COULDNT_CONNECT:
@@ -790,7 +746,8 @@ enum fs_rc kube_do(struct kube_response *resp, struct kube_client *c,
 			continue;
 		}
 		creds_put(c, cr);
-		if (attempt >= c->max_retries || !retryable(req, code, resp->status))
+		if (attempt >= c->max_retries ||
+		    !kube_should_retry(req->method, req->content_type, (int)code, resp->status))
 			break;
 		delay = retry_after > 0 ? retry_after * 1000 : (long)backoff_next(&bo);
 		atomic_fetch_add(&c->n_retries, 1);
@@ -997,7 +954,7 @@ enum fs_rc kube_watch(struct kube_client *c, const char *path, const struct kube
 		fs_wrap(err, rc, "%s: credentials from %s", what, c->source);
 		goto out;
 	}
-	h = handle_get(c);
+	h = curl_pool_get(&c->pool);
 	if (!h) {
 		rc = fs_fail(err, FS_ENOMEM, "%s: cannot create a curl handle", what);
 		goto out;
@@ -1041,7 +998,7 @@ enum fs_rc kube_watch(struct kube_client *c, const char *path, const struct kube
 out:
 	free_headers(&headers);
 	if (h)
-		handle_put(c, h);
+		curl_pool_put(&c->pool, h);
 	creds_put(c, cr);
 	buf_release(&w.line);
 	free(url);

@@ -60,6 +60,16 @@ void kube_client_opts_init(struct kube_client_opts *opts);
 enum fs_rc kube_client_new(struct kube_client **out, const struct kube_config *cfg,
                            const struct kube_client_opts *opts, struct fs_err *err);
 
+/*
+ * Finds the cluster as kube_config_auto does (in-cluster, else the
+ * kubeconfig files) and creates a client for it: the usual start of a
+ * command. On success *cfg and *client are the caller's (kube_config_free,
+ * kube_client_free); on failure both are left NULL. `kopts` may be NULL.
+ */
+enum fs_rc kube_connect(struct kube_config **cfg, struct kube_client **client,
+                        const struct kube_config_opts *copts, const struct kube_client_opts *kopts,
+                        struct fs_err *err);
+
 /* Closes connections and frees the client. NULL is a no-op. */
 void kube_client_free(struct kube_client *c);
 
@@ -145,6 +155,16 @@ enum fs_rc kube_retry_on_conflict(struct kube_client *c, unsigned attempts, kube
 typedef bool (*kube_item_fn)(void *ctx, json_object *item);
 enum fs_rc kube_list(char **rv, unsigned *pages, struct kube_client *c, const char *path,
                      unsigned limit, kube_item_fn fn, void *ctx, struct fs_err *err);
+
+/*
+ * Whether a failed attempt (libcurl's code `curl_code`, 0 when an answer
+ * came, with HTTP `status`) may be repeated: the failure may pass (a server
+ * restarting or overloaded) and repeating cannot do the work twice. A
+ * refused connection and a 429 always; a 5xx, a timeout or a dropped
+ * connection unless the request is a POST or a JSON patch; TLS, name
+ * resolution and 4xx never.
+ */
+bool kube_should_retry(const char *method, const char *content_type, int curl_code, long status);
 
 /* Counters of what the client did, for metrics and tests. */
 struct kube_client_stats {

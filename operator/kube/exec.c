@@ -13,6 +13,7 @@
 
 #include "base/base64.h"
 #include "base/buf.h"
+#include "kube/time.h"
 
 #define EXEC_OUTPUT_MAX  (1u << 20)
 #define EXEC_DEADLINE_MS 60000
@@ -33,39 +34,6 @@ void kube_exec_cred_release(struct kube_exec_cred *cred)
 	free(cred->cert_pem);
 	free(cred->key_pem);
 	memset(cred, 0, sizeof(*cred));
-}
-
-enum fs_rc kube_parse_time(time_t *out, const char *s, struct fs_err *err)
-{
-	struct tm tm;
-	const char *p;
-	long offset = 0;
-
-	memset(&tm, 0, sizeof(tm));
-	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return fs_fail(err, FS_EPARSE, "not an RFC 3339 time: \"%.64s\"", s);
-	if (*p == '.') {
-		p++;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if (*p == '+' || *p == '-') {
-		int hh, mm;
-
-		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
-			return fs_fail(err, FS_EPARSE, "bad time zone offset in \"%.64s\"", s);
-		offset = (hh * 3600L + mm * 60L) * (*p == '+' ? 1 : -1);
-		p += 6;
-	} else if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else {
-		return fs_fail(err, FS_EPARSE, "no time zone in \"%.64s\"", s);
-	}
-	if (*p)
-		return fs_fail(err, FS_EPARSE, "trailing text in time \"%.64s\"", s);
-	*out = timegm(&tm) - offset;
-	return FS_OK;
 }
 
 static const char *get_str(json_object *obj, const char *key)
@@ -133,7 +101,10 @@ enum fs_rc kube_exec_parse(struct kube_exec_cred *out, const char *json, const c
 		goto out;
 	}
 	if ((s = get_str(status, "expirationTimestamp")) && s[0]) {
-		rc = kube_parse_time(&cred.expires_at, s, err);
+		int64_t us;
+
+		rc = kube_time_parse(&us, s, err);
+		cred.expires_at = (time_t)(us / 1000000);
 		if (rc != FS_OK) {
 			fs_wrap(err, rc, "status.expirationTimestamp");
 			goto out;

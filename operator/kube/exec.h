@@ -52,7 +52,4 @@ enum fs_rc kube_exec_parse(struct kube_exec_cred *out, const char *json, const c
 /* Frees and wipes the credentials; the struct is left empty. */
 void kube_exec_cred_release(struct kube_exec_cred *cred);
 
-/* Parses an RFC 3339 time (`2026-11-22T11:04:00Z`, fractions and offsets allowed). */
-enum fs_rc kube_parse_time(time_t *out, const char *s, struct fs_err *err);
-
 #endif

@@ -10,6 +10,7 @@
 #include "base/backoff.h"
 #include "base/log.h"
 #include "base/strmap.h"
+#include "base/clock.h"
 
 #define DEFAULT_PAGE_SIZE   500
 #define DEFAULT_MAX_OBJECTS 100000
@@ -418,13 +419,7 @@ static bool wait_or_stop(struct kube_informer *inf, long ms)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	clock_deadline(&until, ms);
 	pthread_mutex_lock(&inf->mu);
 	while (!atomic_load(&inf->stop) &&
 	       pthread_cond_timedwait(&inf->changed, &inf->mu, &until) == 0)
@@ -613,13 +608,7 @@ bool kube_informer_wait_synced(struct kube_informer *inf, long timeout_ms)
 	struct timespec until;
 	bool synced;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	clock_deadline(&until, timeout_ms);
 	pthread_mutex_lock(&inf->mu);
 	while (!inf->synced && !atomic_load(&inf->stop) &&
 	       pthread_cond_timedwait(&inf->changed, &inf->mu, &until) == 0)

@@ -48,3 +48,59 @@ new_namespace() {
 	"$KUBECTL" create namespace "$ns" >/dev/null
 	echo "$ns"
 }
+
+# A free TCP port on loopback.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		ss -Htln "sport = :$p" | grep -q . || {
+			echo "$p"
+			return
+		}
+	done
+}
+
+# Installs Foresight's CRDs (idempotent) and waits until they are served.
+install_crds() {
+	"$KUBECTL" apply -f "$REPO/crd/" >/dev/null
+	"$KUBECTL" wait --for condition=established --timeout=30s \
+		crd/forecastscalers.autoscaling.foresight.dev \
+		crd/concurrencybudgets.autoscaling.foresight.dev >/dev/null
+}
+
+# Starts load-gen serving the numbers in $WORK/load/NAME as gauges; sets LOAD_DIR, LOAD_PORT.
+start_load_gen() {
+	LOAD_DIR="$WORK/load"
+	LOAD_PORT=$(free_port)
+	mkdir -p "$LOAD_DIR"
+	"$BINDIR/load-gen" --listen "127.0.0.1:$LOAD_PORT" --dir "$LOAD_DIR" \
+		>"$WORK/load-gen.log" 2>&1 &
+	echo $! >>"$WORK/pids"
+	wait_until 10 'curl -sf "http://127.0.0.1:$LOAD_PORT/metrics" >/dev/null'
+}
+
+# Starts a Prometheus scraping load-gen every second; sets PROM_URL, PROM_PORT.
+start_prometheus() {
+	PROM_PORT=$(free_port)
+	PROM_URL="http://127.0.0.1:$PROM_PORT"
+	mkdir -p "$WORK/prom"
+	cat >"$WORK/prometheus.yml" <<PROMCFG
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+- job_name: load
+  static_configs: [{targets: ["127.0.0.1:$LOAD_PORT"]}]
+PROMCFG
+	prometheus --config.file "$WORK/prometheus.yml" --storage.tsdb.path "$WORK/prom" \
+		--web.listen-address "127.0.0.1:$PROM_PORT" >"$WORK/prometheus.log" 2>&1 &
+	echo $! >"$WORK/prometheus.pid"
+	echo $! >>"$WORK/pids"
+	wait_until 30 'curl -sf "$PROM_URL/-/ready" >/dev/null'
+}
+
+# Kills every process a test started with start_* (call from a RETURN trap).
+stop_started() {
+	[ -f "$WORK/pids" ] || return 0
+	while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$WORK/pids"
+	rm -f "$WORK/pids"
+}

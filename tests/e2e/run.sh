@@ -13,7 +13,7 @@ cache="${FORESIGHT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/foresight}"
 BINDIR=$(cd "$REPO/${BINDIR:-bin}" && pwd)
 FORESIGHT="$BINDIR/foresight"
 KUBECTL="$cache/bin/kubectl"
-out="$REPO/tests/out/e2e"
+out="${E2E_OUT:-$REPO/tests/out/e2e}"
 export REPO BINDIR FORESIGHT KUBECTL
 export FORESIGHT_BINDIR="$BINDIR"
 
@@ -53,6 +53,7 @@ for file in "$here"/test_*.sh; do
 		(
 			export WORK
 			set -e
+			[ -z "${E2E_TRACE:-}" ] || set -x
 			# shellcheck source=/dev/null
 			source "$here/lib.sh"
 			# shellcheck source=/dev/null

@@ -25,7 +25,7 @@ test_informer_recovers_from_apiserver_kill() {
 	"$PROBE" informer --path "/api/v1/namespaces/$ns/configmaps" --out "$cache" \
 		2>"$WORK/probe.log" &
 	probe_pid=$!
-	trap 'kill $probe_pid 2>/dev/null; "$REPO/hack/control-plane.sh" apiserver kill apiserver-b 2>/dev/null; "$REPO/hack/control-plane.sh" apiserver start >/dev/null 2>&1' RETURN
+	trap 'kill $probe_pid 2>/dev/null || true; "$REPO/hack/control-plane.sh" apiserver kill apiserver-b 2>/dev/null || true; "$REPO/hack/control-plane.sh" apiserver start >/dev/null 2>&1 || true' RETURN
 	wait_until 20 '[ "$(probe_cache "$cache" | wc -l)" = 20 ]'
 	[ "$(probe_cache "$cache")" = "$(fresh_list "$ns")" ] || fail "initial cache differs from LIST"
 
@@ -161,4 +161,40 @@ test_in_cluster_config_from_env_and_files() {
 	assert_contains "$out" "server v1.20.2"
 	assert_contains "$out" "ok 1"
 	assert_contains "$out" "system:serviceaccount:$ns:incluster"
+}
+
+test_requests_are_retried_while_the_apiserver_restarts() {
+	local ns out probe_pid
+	ns=$(new_namespace)
+	trap '"$REPO/hack/control-plane.sh" apiserver start >/dev/null 2>&1 || true' RETURN
+	"$REPO/hack/control-plane.sh" apiserver kill
+	# Refused connections are retried with capped backoff (up to 10 s a wait).
+	"$PROBE" get --path "/api/v1/namespaces/$ns/configmaps" --retries 8 >"$WORK/get.out" 2>&1 &
+	probe_pid=$!
+	sleep 2
+	"$REPO/hack/control-plane.sh" apiserver start >/dev/null
+	wait "$probe_pid" || fail "the GET failed: $(cat "$WORK/get.out")"
+	out=$(cat "$WORK/get.out")
+	echo "$out"
+	assert_contains "$out" "ok 1"
+	[ "$(echo "$out" | sed 's/.*retries //')" -ge 1 ] || fail "no retry was counted"
+}
+
+test_patch_types_and_server_side_apply() {
+	local ns path out
+	ns=$(new_namespace)
+	"$KUBECTL" -n "$ns" create configmap cm --from-literal=a=1 >/dev/null
+	path="/api/v1/namespaces/$ns/configmaps/cm"
+	"$PROBE" patch --path "$path" --type merge --body '{"data":{"b":"2"}}'
+	"$PROBE" patch --path "$path" --type json --body '[{"op":"replace","path":"/data/a","value":"3"}]'
+	"$PROBE" patch --path "$path" --type apply --field-manager foresight-test \
+		--body '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm"},"data":{"c":"4"}}'
+	out=$("$KUBECTL" -n "$ns" get configmap cm -o json --show-managed-fields)
+	assert_eq "$(echo "$out" | jq -c .data)" '{"a":"3","b":"2","c":"4"}' "data"
+	assert_contains "$(echo "$out" | jq -r '[.metadata.managedFields[].manager] | join(",")')" \
+		"foresight-test"
+	# A JSON patch whose test fails is the server's 422, reported with its message.
+	out=$("$PROBE" patch --path "$path" --type json --body '[{"op":"test","path":"/data/a","value":"nope"}]' 2>&1) &&
+		fail "a failing JSON patch test succeeded"
+	assert_contains "$out" "PATCH $path: 422"
 }

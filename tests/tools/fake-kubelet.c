@@ -503,8 +503,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	kubelet.pods = calloc(MAX_PODS, sizeof(*kubelet.pods));
-	if (!kubelet.pods || kube_config_load(&cfg, &copts, &err) != FS_OK ||
-	    kube_client_new(&client, cfg, NULL, &err) != FS_OK ||
+	if (!kubelet.pods || kube_connect(&cfg, &client, &copts, NULL, &err) != FS_OK ||
 	    register_node(client, &err) != FS_OK) {
 		log_error("fake-kubelet: %s", kubelet.pods ? err.msg : "out of memory");
 		goto out;

@@ -15,7 +15,10 @@
  *       prints "attempts N".
  *   kube-probe seed --path P --count N
  *       creates N ConfigMaps named seed-0..seed-N-1 in the collection P, fast.
- *   kube-probe get --path P [--repeat N] [--interval SECONDS]
+ *   kube-probe patch --path P --type merge|json|apply --body JSON [--field-manager M]
+ *       PATCHes P (apply: server-side apply with ?fieldManager=M&force=true);
+ *       prints the resulting object's resourceVersion.
+ *   kube-probe get --path P [--repeat N] [--interval SECONDS] [--retries N]
  *       GETs P N times; prints "ok N exec_calls N" (exec plugin runs).
  *
  * Common options: --kubeconfig FILE, --context NAME (default: in-cluster,
@@ -45,8 +48,9 @@ static void on_signal(int sig)
 }
 
 struct options {
-	const char *kubeconfig, *context, *path, *out, *annotate;
-	unsigned limit, repeat, stale_writes, resync;
+	const char *kubeconfig, *context, *path, *out, *annotate, *patch_type, *body,
+	    *field_manager;
+	unsigned limit, repeat, stale_writes, resync, retries;
 	double interval, qps;
 };
 
@@ -302,6 +306,50 @@ static int run_seed(struct kube_client *c, const struct options *o)
 	return 0;
 }
 
+/* --- patch ------------------------------------------------------------------ */
+
+static int run_patch(struct kube_client *c, const struct options *o)
+{
+	static const char *const types[][2] = {
+	    {"merge", "application/merge-patch+json"},
+	    {"json", "application/json-patch+json"},
+	    {"apply", "application/apply-patch+yaml"},
+	};
+	const char *content_type = NULL;
+	json_object *body = o->body ? json_tokener_parse(o->body) : NULL, *out = NULL, *meta, *rv;
+	char path[2048];
+	struct fs_err err;
+	int status = 1;
+
+	for (size_t i = 0; i < 3; i++) {
+		if (o->patch_type && strcmp(o->patch_type, types[i][0]) == 0)
+			content_type = types[i][1];
+	}
+	if (!content_type || !body) {
+		fprintf(
+		    stderr,
+		    "kube-probe patch: --type merge|json|apply and a JSON --body are required\n");
+		json_object_put(body);
+		return 2;
+	}
+	if (strcmp(o->patch_type, "apply") == 0)
+		snprintf(path, sizeof(path), "%s%cfieldManager=%s&force=true", o->path,
+		         strchr(o->path, '?') ? '&' : '?', o->field_manager);
+	else
+		snprintf(path, sizeof(path), "%s", o->path);
+	if (kube_send(&out, c, "PATCH", path, content_type, body, &err) != FS_OK) {
+		log_error("kube-probe: %s", err.msg);
+	} else {
+		json_object_object_get_ex(out, "metadata", &meta);
+		json_object_object_get_ex(meta, "resourceVersion", &rv);
+		printf("resourceVersion %s\n", json_object_get_string(rv));
+		status = 0;
+	}
+	json_object_put(out);
+	json_object_put(body);
+	return status;
+}
+
 /* --- get -------------------------------------------------------------------- */
 
 static int run_get(struct kube_client *c, const struct options *o)
@@ -323,15 +371,17 @@ static int run_get(struct kube_client *c, const struct options *o)
 		ok++;
 	}
 	kube_client_stats(&st, c);
-	printf("ok %u exec_calls %lu requests %lu\n", ok, st.exec_calls, st.requests);
+	printf("ok %u exec_calls %lu requests %lu retries %lu\n", ok, st.exec_calls, st.requests,
+	       st.retries);
 	return ok == (o->repeat ? o->repeat : 1) ? 0 : 1;
 }
 
 static void usage(FILE *f)
 {
-	fputs("Usage: kube-probe informer|list|conflict|seed|get --path PATH [options]\n"
+	fputs("Usage: kube-probe informer|list|conflict|seed|patch|get --path PATH [options]\n"
 	      "  --kubeconfig FILE --context NAME --out FILE --resync SECONDS --limit N\n"
-	      "  --count N --qps Q (<= 0: no client-side limit)\n"
+	      "  --count N --qps Q (<= 0: no client-side limit) --retries N\n"
+	      "  --type merge|json|apply --body JSON --field-manager NAME\n"
 	      "  --annotate K=V --stale-writes N --repeat N --interval SECONDS\n",
 	      f);
 }
@@ -351,10 +401,15 @@ int main(int argc, char **argv)
 	    {"resync", required_argument, NULL, 'y'},
 	    {"count", required_argument, NULL, 'r'},
 	    {"qps", required_argument, NULL, 'q'},
+	    {"retries", required_argument, NULL, 'R'},
+	    {"type", required_argument, NULL, 't'},
+	    {"body", required_argument, NULL, 'b'},
+	    {"field-manager", required_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct options o = {.limit = 500, .interval = 1.0, .qps = 20};
+	struct options o = {
+	    .limit = 500, .interval = 1.0, .qps = 20, .retries = 5, .field_manager = "kube-probe"};
 	struct kube_config_opts copts = {0};
 	struct kube_config *cfg = NULL;
 	struct kube_client *client = NULL;
@@ -405,6 +460,18 @@ int main(int argc, char **argv)
 		case 'q':
 			o.qps = strtod(optarg, NULL);
 			break;
+		case 'R':
+			o.retries = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			o.patch_type = optarg;
+			break;
+		case 'b':
+			o.body = optarg;
+			break;
+		case 'f':
+			o.field_manager = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -427,8 +494,8 @@ int main(int argc, char **argv)
 	kube_client_opts_init(&kopts);
 	kopts.stop = &stop;
 	kopts.qps = o.qps;
-	if (kube_config_auto(&cfg, &copts, &err) != FS_OK ||
-	    kube_client_new(&client, cfg, &kopts, &err) != FS_OK) {
+	kopts.max_retries = o.retries;
+	if (kube_connect(&cfg, &client, &copts, &kopts, &err) != FS_OK) {
 		log_error("kube-probe: %s", err.msg);
 		goto out;
 	}
@@ -442,6 +509,8 @@ int main(int argc, char **argv)
 		status = run_get(client, &o);
 	else if (strcmp(cmd, "seed") == 0)
 		status = run_seed(client, &o);
+	else if (strcmp(cmd, "patch") == 0)
+		status = run_patch(client, &o);
 	else {
 		usage(stderr);
 		status = 2;

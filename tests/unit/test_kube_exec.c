@@ -73,29 +73,12 @@ static void rejects_bad_documents_without_echoing_them(void **state)
 	}
 }
 
-static void parses_rfc3339_variants(void **state)
-{
-	time_t t;
-
-	(void)state;
-	assert_int_equal(kube_parse_time(&t, "1970-01-01T00:00:10Z", NULL), FS_OK);
-	assert_int_equal(t, 10);
-	assert_int_equal(kube_parse_time(&t, "1970-01-01T01:00:10.123456+01:00", NULL), FS_OK);
-	assert_int_equal(t, 10);
-	assert_int_equal(kube_parse_time(&t, "1970-01-01T00:00:10-00:30", NULL), FS_OK);
-	assert_int_equal(t, 1810);
-	assert_int_equal(kube_parse_time(&t, "1970-01-01 00:00:10", NULL), FS_EPARSE);
-	assert_int_equal(kube_parse_time(&t, "1970-01-01T00:00:10", NULL), FS_EPARSE);
-	assert_int_equal(kube_parse_time(&t, "1970-01-01T00:00:10Zjunk", NULL), FS_EPARSE);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(parses_a_token_with_expiry),
 	    cmocka_unit_test(parses_a_client_certificate),
 	    cmocka_unit_test(rejects_bad_documents_without_echoing_them),
-	    cmocka_unit_test(parses_rfc3339_variants),
 	};
 
 	return cmocka_run_group_tests_name("kube_exec", tests, NULL, NULL);

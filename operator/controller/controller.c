@@ -1,0 +1,1435 @@
+#include "controller/controller.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/base64.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "base/strmap.h"
+#include "controller/spec.h"
+#include "forecast/forecast.h"
+#include "kube/informer.h"
+#include "kube/workqueue.h"
+#include "prom/prom.h"
+#include "scaling/scaling.h"
+
+#define GROUP_PATH       "/apis/autoscaling.foresight.dev/v1alpha1"
+#define KEY_MAX          512
+#define PATH_LEN         1024
+#define HORIZON_EXTRA    1     /* one more step than the lead time: the grid lags `now` */
+#define REFIT_MAX_AGE_S  3600  /* a model is refitted at least hourly */
+#define RETRY_INVALID_MS 60000 /* an invalid spec is looked at again after a minute */
+#define N_CONDITIONS     6
+#define SECRET_MAX       (64u << 10)
+
+static const char *const condition_types[N_CONDITIONS] = {
+    "Ready", "AbleToScale", "ScalingActive", "ScalingLimited", "ForecastReady", "FallbackActive",
+};
+
+struct condition {
+	bool set;
+	bool status;
+	char reason[64];
+	char message[512];
+	char since[32]; /* lastTransitionTime */
+};
+
+struct metric_state {
+	struct fc_state *fc;
+	double fitted_at; /* unix seconds of the last fit; 0 none */
+	double fed_until; /* unix seconds of the last bucket the model has seen */
+	/* What the last evaluation saw, for status and /metrics. */
+	bool has_value;
+	double value;
+	bool has_forecast;
+	double forecast, upper, mape;
+	char model[32];
+	char season[32];
+};
+
+/* What /metrics shows of a scaler, published at the end of each evaluation. */
+struct scaler_view {
+	bool valid;
+	int current, desired, recommended, min, max;
+	size_t n_metrics;
+	char metric_names[CTRL_METRICS_MAX][64];
+	double value[CTRL_METRICS_MAX], forecast[CTRL_METRICS_MAX], upper[CTRL_METRICS_MAX];
+	double mape[CTRL_METRICS_MAX];
+	bool has_value[CTRL_METRICS_MAX], has_forecast[CTRL_METRICS_MAX];
+	bool fallback;
+	char limited_by[24];
+};
+
+struct scaler {
+	char key[KEY_MAX];
+	char namespace[254];
+	char name[254];
+	int64_t spec_generation; /* of the spec the models were fitted for */
+	struct scale_history hist;
+	struct metric_state m[CTRL_METRICS_MAX];
+	struct prom_client *prom;
+	int64_t prom_generation;
+	struct condition cond[N_CONDITIONS];
+	char *last_status; /* JSON of the status last written, to write only changes */
+	char last_scale_time[32];
+	bool was_fallback;
+	char invalid_reported[512]; /* the InvalidSpec message an Event was sent for */
+	unsigned long scale_events, query_errors;
+
+	pthread_mutex_t view_mu; /* guards view and the counters for /metrics */
+	struct scaler_view view;
+};
+
+struct ctrl {
+	struct ctrl_opts opts;
+	char *namespace;
+	char *prometheus_url;
+	struct kube_informer *informer;
+	struct wq *queue;
+	bool workers_running;
+
+	pthread_mutex_t mu; /* guards scalers, kinds */
+	struct strmap scalers;
+	struct strmap kinds; /* "apiVersion/Kind" -> "resources path prefix" */
+
+	pthread_mutex_t refit_mu;
+	pthread_cond_t refit_cv;
+	unsigned refits_running;
+
+	/* Reconcile duration histogram, seconds. */
+	pthread_mutex_t stats_mu;
+	unsigned long reconciles, reconcile_errors;
+	double reconcile_sum;
+	unsigned long reconcile_buckets[10];
+};
+
+static const double duration_buckets[10] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+
+void ctrl_opts_init(struct ctrl_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->workers = 4;
+	opts->prometheus_max_inflight = 8;
+	opts->max_concurrent_refits = 2;
+}
+
+static void rfc3339(char *out, size_t size, double t)
+{
+	time_t s = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* --- scalers ---------------------------------------------------------------- */
+
+static void scaler_free(void *p)
+{
+	struct scaler *s = p;
+
+	if (!s)
+		return;
+	for (size_t i = 0; i < CTRL_METRICS_MAX; i++)
+		fc_free(s->m[i].fc);
+	scale_history_release(&s->hist);
+	prom_client_free(s->prom);
+	free(s->last_status);
+	pthread_mutex_destroy(&s->view_mu);
+	free(s);
+}
+
+/* The scaler of `key`, created on first use. */
+static struct scaler *scaler_get(struct ctrl *c, const char *key)
+{
+	struct scaler *s;
+	const char *slash;
+
+	pthread_mutex_lock(&c->mu);
+	s = strmap_get(&c->scalers, key);
+	if (!s && (s = calloc(1, sizeof(*s)))) {
+		slash = strchr(key, '/');
+		str_fmt(s->key, sizeof(s->key), "%s", key);
+		str_fmt(s->namespace, sizeof(s->namespace), "%.*s", slash ? (int)(slash - key) : 0,
+		        key);
+		str_fmt(s->name, sizeof(s->name), "%s", slash ? slash + 1 : key);
+		scale_history_init(&s->hist);
+		pthread_mutex_init(&s->view_mu, NULL);
+		if (strmap_put(&c->scalers, key, s, NULL, NULL) != FS_OK) {
+			scaler_free(s);
+			s = NULL;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	return s;
+}
+
+static void scaler_forget(struct ctrl *c, const char *key)
+{
+	struct scaler *s;
+
+	pthread_mutex_lock(&c->mu);
+	s = strmap_remove(&c->scalers, key);
+	pthread_mutex_unlock(&c->mu);
+	scaler_free(s);
+}
+
+/* --- informer handlers: every change queues the key -------------------------- */
+
+static void enqueue_obj(struct ctrl *c, json_object *obj)
+{
+	char key[KEY_MAX];
+	struct fs_err err;
+
+	if (!c->queue || kube_object_key(key, sizeof(key), obj, NULL) != FS_OK)
+		return;
+	if (wq_add(c->queue, key, &err) != FS_OK && err.rc != FS_ECANCELED)
+		log_warn("queueing %s: %s", key, err.msg);
+}
+
+static void on_add(void *ctx, json_object *obj)
+{
+	enqueue_obj(ctx, obj);
+}
+
+static int64_t generation_of(json_object *obj)
+{
+	json_object *meta, *g;
+
+	if (json_object_object_get_ex(obj, "metadata", &meta) &&
+	    json_object_object_get_ex(meta, "generation", &g))
+		return json_object_get_int64(g);
+	return 0;
+}
+
+static void on_update(void *ctx, json_object *old_obj, json_object *new_obj)
+{
+	/* Status writes (ours) change no generation: only spec changes evaluate at once. */
+	if (generation_of(old_obj) != generation_of(new_obj))
+		enqueue_obj(ctx, new_obj);
+}
+
+static void on_delete(void *ctx, json_object *obj)
+{
+	enqueue_obj(ctx, obj);
+}
+
+/* --- conditions and status --------------------------------------------------- */
+
+static void set_condition(struct scaler *s, int i, bool status, const char *reason,
+                          const char *message, double now)
+{
+	struct condition *c = &s->cond[i];
+
+	if (!c->set || c->status != status)
+		rfc3339(c->since, sizeof(c->since), now);
+	c->set = true;
+	c->status = status;
+	str_fmt(c->reason, sizeof(c->reason), "%s", reason);
+	str_fmt(c->message, sizeof(c->message), "%s", message);
+}
+
+enum { C_READY, C_ABLE, C_ACTIVE, C_LIMITED, C_FORECAST, C_FALLBACK };
+
+static json_object *conditions_json(const struct scaler *s, int64_t generation)
+{
+	json_object *list = json_object_new_array();
+
+	for (int i = 0; i < N_CONDITIONS; i++) {
+		const struct condition *c = &s->cond[i];
+		json_object *o;
+
+		if (!c->set)
+			continue;
+		o = json_object_new_object();
+		json_object_object_add(o, "type", json_object_new_string(condition_types[i]));
+		json_object_object_add(o, "status",
+		                       json_object_new_string(c->status ? "True" : "False"));
+		json_object_object_add(o, "reason", json_object_new_string(c->reason));
+		json_object_object_add(o, "message", json_object_new_string(c->message));
+		json_object_object_add(o, "lastTransitionTime", json_object_new_string(c->since));
+		json_object_object_add(o, "observedGeneration", json_object_new_int64(generation));
+		json_object_array_add(list, o);
+	}
+	return list;
+}
+
+/* A JSON number that stays valid JSON: non-finite values are left out by callers. */
+static json_object *num(double v)
+{
+	return json_object_new_double(round(v * 1000.0) / 1000.0);
+}
+
+/*
+ * Writes `status` (consumed) with a merge patch on /status when it differs
+ * from what was last written; in --dry-run only logs it.
+ */
+static enum fs_rc write_status(struct ctrl *c, struct scaler *s, json_object *status,
+                               struct fs_err *err)
+{
+	json_object *patch = json_object_new_object();
+	const char *text;
+	char path[PATH_LEN];
+	enum fs_rc rc = FS_OK;
+
+	json_object_object_add(patch, "status", status);
+	text = json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN |
+	                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (s->last_status && strcmp(s->last_status, text) == 0)
+		goto out;
+	if (c->opts.dry_run) {
+		log_debug("dry-run: %s status would be %s", s->key, text);
+	} else {
+		str_fmt(path, sizeof(path), GROUP_PATH "/namespaces/%s/forecastscalers/%s/status",
+		        s->namespace, s->name);
+		rc = kube_send(NULL, c->opts.kube, "PATCH", path, "application/merge-patch+json",
+		               patch, err);
+		if (rc == FS_ENOTFOUND)
+			rc = FS_OK; /* deleted meanwhile */
+	}
+	if (rc == FS_OK) {
+		free(s->last_status);
+		s->last_status = strdup(text);
+	}
+out:
+	json_object_put(patch);
+	return rc;
+}
+
+static void emit(struct ctrl *c, struct scaler *s, const char *uid, enum events_type type,
+                 const char *reason, const char *action, const char *message)
+{
+	struct events_ref ref = {
+	    .api_version = "autoscaling.foresight.dev/v1alpha1",
+	    .kind = "ForecastScaler",
+	    .namespace = s->namespace,
+	    .name = s->name,
+	    .uid = uid,
+	};
+
+	if (c->opts.dry_run || !c->opts.events) {
+		log_info("%s: event %s %s: %s", s->key,
+		         type == EVENTS_WARNING ? "Warning" : "Normal", reason, message);
+		return;
+	}
+	events_emit(c->opts.events, &ref, type, reason, action, "%s", message);
+}
+
+/* --- the target's /scale ------------------------------------------------------ */
+
+/*
+ * The collection path of the target's kind ("/apis/apps/v1/namespaces/ns/
+ * deployments"), from API discovery (cached): any kind with a /scale
+ * subresource works, not only Deployments.
+ */
+static enum fs_rc scale_path(char *out, size_t size, struct ctrl *c, const struct ctrl_spec *sp,
+                             struct fs_err *err)
+{
+	char cache_key[256], disc[300];
+	const char *prefix = strchr(sp->target_api_version, '/') ? "/apis" : "/api";
+	char *plural = NULL;
+	json_object *list = NULL, *resources;
+	enum fs_rc rc;
+
+	str_fmt(cache_key, sizeof(cache_key), "%s/%s", sp->target_api_version, sp->target_kind);
+	pthread_mutex_lock(&c->mu);
+	plural = strmap_get(&c->kinds, cache_key);
+	if (plural)
+		plural = strdup(plural);
+	pthread_mutex_unlock(&c->mu);
+	if (!plural) {
+		str_fmt(disc, sizeof(disc), "%s/%s", prefix, sp->target_api_version);
+		rc = kube_get(&list, c->opts.kube, disc, err);
+		if (rc == FS_ENOTFOUND)
+			return fs_fail(err, FS_EINVAL,
+			               "spec.targetRef.apiVersion: the cluster serves no %s",
+			               sp->target_api_version);
+		if (rc != FS_OK)
+			return rc;
+		if (json_object_object_get_ex(list, "resources", &resources)) {
+			size_t n = json_object_array_length(resources);
+			const char *found = NULL;
+
+			for (size_t i = 0; i < n && !plural; i++) {
+				json_object *r = json_object_array_get_idx(resources, i), *v;
+
+				if (json_object_object_get_ex(r, "kind", &v) &&
+				    strcmp(json_object_get_string(v), sp->target_kind) == 0 &&
+				    json_object_object_get_ex(r, "name", &v) &&
+				    !strchr(json_object_get_string(v), '/'))
+					found = json_object_get_string(v);
+				if (found) {
+					char sub[200];
+
+					/* The kind must have a /scale subresource. */
+					str_fmt(sub, sizeof(sub), "%s/scale", found);
+					for (size_t j = 0; j < n; j++) {
+						json_object *r2 =
+						    json_object_array_get_idx(resources, j);
+
+						if (json_object_object_get_ex(r2, "name", &v) &&
+						    strcmp(json_object_get_string(v), sub) == 0)
+							plural = strdup(found);
+					}
+					if (!plural)
+						break;
+				}
+			}
+		}
+		json_object_put(list);
+		if (!plural)
+			return fs_fail(
+			    err, FS_EINVAL,
+			    "spec.targetRef.kind: %s has no kind %s with a /scale subresource",
+			    sp->target_api_version, sp->target_kind);
+		pthread_mutex_lock(&c->mu);
+		if (!strmap_get(&c->kinds, cache_key)) {
+			char *copy = strdup(plural);
+
+			if (copy && strmap_put(&c->kinds, cache_key, copy, NULL, NULL) != FS_OK)
+				free(copy);
+		}
+		pthread_mutex_unlock(&c->mu);
+	}
+	str_fmt(out, size, "%s/%s/namespaces/%s/%s/%s/scale", prefix, sp->target_api_version,
+	        sp->namespace, plural, sp->target_name);
+	free(plural);
+	return FS_OK;
+}
+
+/* --- Prometheus ------------------------------------------------------------- */
+
+/* The value of key `ref.key` of Secret `ref.name` in `ns`; the caller wipes and frees it. */
+static enum fs_rc read_secret(char **out, size_t *len, struct ctrl *c, const char *ns,
+                              const struct ctrl_secret_ref *ref, const char *field,
+                              struct fs_err *err)
+{
+	char path[PATH_LEN];
+	json_object *secret = NULL, *data, *v;
+	enum fs_rc rc;
+
+	str_fmt(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", ns, ref->name);
+	rc = kube_get(&secret, c->opts.kube, path, err);
+	if (rc != FS_OK)
+		return fs_wrap(err, rc, "%s: Secret %s", field, ref->name);
+	if (!json_object_object_get_ex(secret, "data", &data) ||
+	    !json_object_object_get_ex(data, ref->key, &v)) {
+		json_object_put(secret);
+		return fs_fail(err, FS_EINVAL, "%s: Secret %s has no key %s", field, ref->name,
+		               ref->key);
+	}
+	rc = b64_decode(out, len, json_object_get_string(v), err);
+	json_object_put(secret);
+	if (rc == FS_OK && *len > SECRET_MAX)
+		rc = fs_fail(err, FS_EINVAL, "%s: Secret %s key %s is larger than %u bytes", field,
+		             ref->name, ref->key, SECRET_MAX);
+	return rc;
+}
+
+static void wipe_free(char *s, size_t len)
+{
+	if (s)
+		memset(s, 0, len);
+	free(s);
+}
+
+/* The scaler's Prometheus client, made again when the spec changed. */
+static enum fs_rc scaler_prom(struct ctrl *c, struct scaler *s, const struct ctrl_spec *sp,
+                              struct fs_err *err)
+{
+	struct prom_client_opts po;
+	char *token = NULL, *user = NULL, *password = NULL, *ca = NULL;
+	size_t token_len = 0, user_len = 0, password_len = 0, ca_len = 0;
+	const char *headers[CTRL_HEADERS_MAX + 1];
+	char header_lines[CTRL_HEADERS_MAX][512];
+	enum fs_rc rc = FS_OK;
+
+	if (s->prom && s->prom_generation == sp->generation)
+		return FS_OK;
+	prom_client_opts_init(&po);
+	po.url = sp->prom_url ? sp->prom_url : c->prometheus_url;
+	if (!po.url)
+		return fs_fail(
+		    err, FS_EINVAL,
+		    "spec.prometheus.url: not set, and the operator has no --prometheus-url");
+	po.max_inflight = c->opts.prometheus_max_inflight;
+	po.stop = c->opts.stop;
+	if (sp->prom_bearer.name)
+		rc = read_secret(&token, &token_len, c, sp->namespace, &sp->prom_bearer,
+		                 "spec.prometheus.bearerTokenSecretRef", err);
+	if (rc == FS_OK && sp->prom_user.name)
+		rc = read_secret(&user, &user_len, c, sp->namespace, &sp->prom_user,
+		                 "spec.prometheus.basicAuth.username", err);
+	if (rc == FS_OK && sp->prom_password.name)
+		rc = read_secret(&password, &password_len, c, sp->namespace, &sp->prom_password,
+		                 "spec.prometheus.basicAuth.password", err);
+	if (rc == FS_OK && sp->prom_ca.name)
+		rc = read_secret(&ca, &ca_len, c, sp->namespace, &sp->prom_ca,
+		                 "spec.prometheus.tls.caSecretRef", err);
+	if (rc != FS_OK)
+		goto out;
+	po.bearer_token = token;
+	po.username = user;
+	po.password = password;
+	po.ca_pem = ca;
+	po.ca_pem_len = ca_len;
+	po.insecure_skip_verify = sp->prom_insecure;
+	for (size_t i = 0; i < sp->n_prom_headers; i++) {
+		str_fmt(header_lines[i], sizeof(header_lines[i]), "%s: %s", sp->prom_headers[i].key,
+		        sp->prom_headers[i].value);
+		headers[i] = header_lines[i];
+	}
+	headers[sp->n_prom_headers] = NULL;
+	po.headers = headers;
+	prom_client_free(s->prom);
+	s->prom = NULL;
+	rc = prom_client_new(&s->prom, &po, err);
+	if (rc == FS_OK)
+		s->prom_generation = sp->generation;
+out:
+	wipe_free(token, token_len);
+	wipe_free(user, user_len);
+	wipe_free(password, password_len);
+	wipe_free(ca, ca_len);
+	return rc;
+}
+
+/* --- forecasting ---------------------------------------------------------------- */
+
+static void refit_slot_take(struct ctrl *c)
+{
+	pthread_mutex_lock(&c->refit_mu);
+	while (c->refits_running >= c->opts.max_concurrent_refits)
+		pthread_cond_wait(&c->refit_cv, &c->refit_mu);
+	c->refits_running++;
+	pthread_mutex_unlock(&c->refit_mu);
+}
+
+static void refit_slot_give(struct ctrl *c)
+{
+	pthread_mutex_lock(&c->refit_mu);
+	c->refits_running--;
+	pthread_cond_signal(&c->refit_cv);
+	pthread_mutex_unlock(&c->refit_mu);
+}
+
+static size_t horizon_steps(const struct ctrl_spec *sp)
+{
+	size_t h = (size_t)ceil(sp->scale.lead_time / sp->step);
+
+	return (h ? h : 1) + HORIZON_EXTRA;
+}
+
+/* Fits the metric's model on the whole history window. */
+static enum fs_rc refit(struct ctrl *c, struct scaler *s, size_t i, const struct ctrl_spec *sp,
+                        double now, struct fs_err *err)
+{
+	struct metric_state *m = &s->m[i];
+	struct prom_series series;
+	struct fc_spec fs;
+	struct fc_state *st = NULL;
+	double end = floor(now / sp->step) * sp->step;
+	enum fs_rc rc;
+
+	memset(&series, 0, sizeof(series));
+	refit_slot_take(c);
+	rc = prom_query_range(&series, s->prom, sp->metrics[i].query, end - sp->history, end,
+	                      sp->step, err);
+	if (rc == FS_OK) {
+		fc_spec_init(&fs);
+		fs.model = sp->model;
+		fs.season =
+		    sp->season < 0 ? FC_SEASON_AUTO : (size_t)llround(sp->season / sp->step);
+		fs.quantile = sp->quantile;
+		fs.horizon_max = horizon_steps(sp);
+		rc = fc_fit(&st, series.v, series.n, &fs, err);
+	}
+	refit_slot_give(c);
+	if (rc == FS_OK) {
+		fc_free(m->fc);
+		m->fc = st;
+		m->fitted_at = now;
+		m->fed_until = series.n ? series.t[series.n - 1] : end;
+		log_info("%s: metric %s: fitted %s on %zu buckets (%s)", s->key,
+		         sp->metrics[i].name, fc_model_name(fc_info(st)->model), series.n,
+		         fc_info(st)->ready ? "ready" : fc_info(st)->reason);
+	}
+	prom_series_release(&series);
+	return rc;
+}
+
+/* Feeds the buckets that arrived since the last evaluation: O(1) per bucket. */
+static enum fs_rc feed(struct scaler *s, size_t i, const struct ctrl_spec *sp, double now,
+                       struct fs_err *err)
+{
+	struct metric_state *m = &s->m[i];
+	struct prom_series series;
+	double end = floor(now / sp->step) * sp->step;
+	enum fs_rc rc;
+
+	if (end < m->fed_until + sp->step)
+		return FS_OK;
+	memset(&series, 0, sizeof(series));
+	rc = prom_query_range(&series, s->prom, sp->metrics[i].query, m->fed_until + sp->step, end,
+	                      sp->step, err);
+	if (rc != FS_OK)
+		return rc;
+	for (size_t k = 0; k < series.n; k++) {
+		if (series.t[k] > m->fed_until) {
+			fc_update(m->fc, series.v[k]);
+			m->fed_until = series.t[k];
+		}
+	}
+	/* A query that came back empty still moves the grid: those buckets are gaps. */
+	while (m->fed_until + sp->step <= end) {
+		fc_update(m->fc, NAN);
+		m->fed_until += sp->step;
+	}
+	prom_series_release(&series);
+	return FS_OK;
+}
+
+/*
+ * Brings the metric's model up to date and fills `fc` with its upper bounds
+ * over the lead time (`points` has horizon_steps entries). A failure leaves
+ * the forecast not ready with the reason; it never fails the evaluation.
+ */
+static void forecast_metric(struct ctrl *c, struct scaler *s, size_t i, const struct ctrl_spec *sp,
+                            double now, struct scale_forecast *fc, struct scale_point *points,
+                            char *why, size_t why_size)
+{
+	struct metric_state *m = &s->m[i];
+	size_t h = horizon_steps(sp);
+	double point[64], lower[64], upper[64];
+	const struct fc_info *info;
+	struct fs_err err;
+	enum fs_rc rc = FS_OK;
+
+	memset(fc, 0, sizeof(*fc));
+	fc->error = NAN;
+	if (h > 64)
+		h = 64;
+	if (!m->fc || fc_refit_due(m->fc) || now - m->fitted_at > REFIT_MAX_AGE_S ||
+	    s->spec_generation != sp->generation)
+		rc = refit(c, s, i, sp, now, &err);
+	else
+		rc = feed(s, i, sp, now, &err);
+	if (rc != FS_OK || !m->fc) {
+		str_fmt(why, why_size, "the history query failed: %s", err.msg);
+		fc->not_ready = why;
+		return;
+	}
+	info = fc_info(m->fc);
+	str_fmt(m->model, sizeof(m->model), "%s", fc_model_name(info->model));
+	if (info->season)
+		str_fmt(m->season, sizeof(m->season), "%zu steps%s", info->season,
+		        info->season_detected ? " (detected)" : "");
+	else
+		str_fmt(m->season, sizeof(m->season), "none");
+	if (fc_forecast(point, lower, upper, m->fc, h, &err) != FS_OK) {
+		str_fmt(why, why_size, "%s", err.msg);
+		fc->not_ready = why;
+		m->has_forecast = false;
+		return;
+	}
+	for (size_t k = 0; k < h; k++) {
+		points[k].t = m->fed_until + (double)(k + 1) * sp->step;
+		points[k].v = upper[k];
+	}
+	fc->ready = true;
+	fc->error = info->recent_mape;
+	fc->upper = points;
+	fc->n_upper = h;
+	/* The status shows the forecast one lead time ahead. */
+	{
+		size_t at = (size_t)ceil((now + sp->scale.lead_time - m->fed_until) / sp->step);
+
+		if (at < 1)
+			at = 1;
+		if (at > h)
+			at = h;
+		m->forecast = point[at - 1];
+		m->upper = upper[at - 1];
+	}
+	m->mape = info->recent_mape;
+	m->has_forecast = true;
+}
+
+/* --- one evaluation ------------------------------------------------------------- */
+
+struct evaluation {
+	struct ctrl_spec spec;
+	bool spec_ok;
+	int current;
+	bool have_scale;
+	struct scale_decision d;
+	bool decided;
+	bool scaled;
+	char error[512];
+};
+
+/* The scaler's metrics into `metrics` (values, forecasts) for the replica math. */
+/*
+ * Returns FS_EINVAL, naming the metric, when Prometheus refuses a query as
+ * malformed: that is the spec's fault, not an outage to fall back from.
+ */
+static enum fs_rc evaluate_metrics(struct ctrl *c, struct scaler *s, const struct ctrl_spec *sp,
+                                   double now, struct scale_metric *metrics,
+                                   struct scale_forecast *fcs, struct scale_point (*points)[64],
+                                   char (*errors)[256], char (*why)[256], struct fs_err *invalid)
+{
+	for (size_t i = 0; i < sp->n_metrics; i++) {
+		struct scale_metric *mt = &metrics[i];
+		struct metric_state *m = &s->m[i];
+		struct prom_sample sample;
+		struct fs_err err;
+
+		memset(mt, 0, sizeof(*mt));
+		mt->name = sp->metrics[i].name;
+		mt->target_per_replica = sp->metrics[i].target_per_replica;
+		mt->on_empty = sp->metrics[i].on_empty;
+		m->has_value = false;
+		if (prom_query(&sample, s->prom, sp->metrics[i].query, now, &err) != FS_OK) {
+			if (err.rc == FS_EINVAL)
+				return fs_fail(invalid, FS_EINVAL, "spec.metrics[%zu].query: %s", i,
+				               err.msg);
+			str_fmt(errors[i], sizeof(errors[i]), "query failed: %s", err.msg);
+			mt->sample = SCALE_SAMPLE_ERROR;
+			mt->error = errors[i];
+			pthread_mutex_lock(&s->view_mu);
+			s->query_errors++;
+			pthread_mutex_unlock(&s->view_mu);
+		} else {
+			switch (sample.status) {
+			case PROM_VALUE:
+				mt->sample = SCALE_SAMPLE_OK;
+				mt->observed = sample.value;
+				m->has_value = true;
+				m->value = sample.value;
+				break;
+			case PROM_EMPTY:
+				mt->sample = SCALE_SAMPLE_EMPTY;
+				break;
+			case PROM_NAN:
+				str_fmt(errors[i], sizeof(errors[i]), "the query returned NaN");
+				mt->sample = SCALE_SAMPLE_ERROR;
+				mt->error = errors[i];
+				break;
+			case PROM_STALE:
+				str_fmt(errors[i], sizeof(errors[i]),
+				        "the latest sample is stale (%.0fs old)",
+				        sample.at - sample.timestamp);
+				mt->sample = SCALE_SAMPLE_ERROR;
+				mt->error = errors[i];
+				break;
+			case PROM_MULTI:
+				str_fmt(errors[i], sizeof(errors[i]),
+				        "the query returned %zu series; it must return one",
+				        sample.series);
+				mt->sample = SCALE_SAMPLE_ERROR;
+				mt->error = errors[i];
+				break;
+			}
+		}
+		if (sp->model != FC_NONE) {
+			forecast_metric(c, s, i, sp, now, &fcs[i], points[i], why[i],
+			                sizeof(why[i]));
+			mt->forecast = &fcs[i];
+		} else {
+			m->has_forecast = false;
+		}
+	}
+	return FS_OK;
+}
+
+static json_object *status_json(const struct scaler *s, const struct evaluation *ev)
+{
+	json_object *st = json_object_new_object();
+	const struct scale_decision *d = &ev->d;
+
+	json_object_object_add(st, "observedGeneration",
+	                       json_object_new_int64(ev->spec.generation));
+	if (ev->have_scale)
+		json_object_object_add(st, "currentReplicas", json_object_new_int(ev->current));
+	if (ev->decided) {
+		json_object *dec = json_object_new_object();
+		json_object *ms = json_object_new_array();
+
+		json_object_object_add(st, "desiredReplicas", json_object_new_int(d->desired));
+		json_object_object_add(dec, "reactiveReplicas", json_object_new_int(d->reactive));
+		json_object_object_add(dec, "forecastReplicas", json_object_new_int(d->forecast));
+		json_object_object_add(dec, "recommendedReplicas",
+		                       json_object_new_int(d->recommended));
+		json_object_object_add(dec, "limitedBy",
+		                       json_object_new_string(scale_limit_name(d->limited_by)));
+		json_object_object_add(dec, "reason", json_object_new_string(d->reason));
+		json_object_object_add(st, "decision", dec);
+		for (size_t i = 0; i < ev->spec.n_metrics; i++) {
+			const struct metric_state *m = &s->m[i];
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "name",
+			                       json_object_new_string(ev->spec.metrics[i].name));
+			if (m->has_value && isfinite(m->value))
+				json_object_object_add(o, "value", num(m->value));
+			if (m->has_forecast) {
+				json_object_object_add(o, "forecast", num(m->forecast));
+				json_object_object_add(o, "upper", num(m->upper));
+				if (isfinite(m->mape))
+					json_object_object_add(o, "mape", num(m->mape));
+			}
+			if (m->fc) {
+				char when[32];
+
+				json_object_object_add(o, "model",
+				                       json_object_new_string(m->model));
+				json_object_object_add(o, "season",
+				                       json_object_new_string(m->season));
+				rfc3339(when, sizeof(when), m->fitted_at);
+				json_object_object_add(o, "fittedAt", json_object_new_string(when));
+			}
+			json_object_array_add(ms, o);
+		}
+		json_object_object_add(st, "metrics", ms);
+	}
+	if (s->last_scale_time[0])
+		json_object_object_add(st, "lastScaleTime",
+		                       json_object_new_string(s->last_scale_time));
+	json_object_object_add(st, "conditions", conditions_json(s, ev->spec.generation));
+	return st;
+}
+
+static void publish_view(struct scaler *s, const struct evaluation *ev)
+{
+	struct scaler_view v;
+
+	memset(&v, 0, sizeof(v));
+	v.valid = ev->spec_ok && ev->decided;
+	v.current = ev->current;
+	v.desired = ev->d.desired;
+	v.recommended = ev->d.recommended;
+	v.min = ev->spec.scale.min_replicas;
+	v.max = ev->spec.scale.max_replicas;
+	v.fallback = ev->d.fallback_active;
+	str_fmt(v.limited_by, sizeof(v.limited_by), "%s", scale_limit_name(ev->d.limited_by));
+	v.n_metrics = ev->spec_ok ? ev->spec.n_metrics : 0;
+	for (size_t i = 0; i < v.n_metrics; i++) {
+		str_fmt(v.metric_names[i], sizeof(v.metric_names[i]), "%s",
+		        ev->spec.metrics[i].name);
+		v.has_value[i] = s->m[i].has_value;
+		v.value[i] = s->m[i].value;
+		v.has_forecast[i] = s->m[i].has_forecast;
+		v.forecast[i] = s->m[i].forecast;
+		v.upper[i] = s->m[i].upper;
+		v.mape[i] = s->m[i].mape;
+	}
+	pthread_mutex_lock(&s->view_mu);
+	s->view = v;
+	pthread_mutex_unlock(&s->view_mu);
+}
+
+/* Sets the scale; records it for the rate policies and tells the world. */
+static enum fs_rc apply_scale(struct ctrl *c, struct scaler *s, struct evaluation *ev,
+                              const char *path, const char *uid, double now, struct fs_err *err)
+{
+	json_object *patch = json_tokener_parse("{\"spec\":{}}"), *spec;
+	char msg[512];
+	enum fs_rc rc;
+
+	json_object_object_get_ex(patch, "spec", &spec);
+	json_object_object_add(spec, "replicas", json_object_new_int(ev->d.desired));
+	rc = kube_send(NULL, c->opts.kube, "PATCH", path, "application/merge-patch+json", patch,
+	               err);
+	json_object_put(patch);
+	if (rc != FS_OK)
+		return rc;
+	scale_history_record_scale(&s->hist, now, ev->current, ev->d.desired, NULL);
+	rfc3339(s->last_scale_time, sizeof(s->last_scale_time), now);
+	str_fmt(msg, sizeof(msg), "Scaled %s/%s from %d to %d: %s", ev->spec.target_kind,
+	        ev->spec.target_name, ev->current, ev->d.desired, ev->d.reason);
+	emit(c, s, uid, EVENTS_NORMAL, ev->d.desired > ev->current ? "ScaledUp" : "ScaledDown",
+	     "Scale", msg);
+	log_info("%s: %s", s->key, msg);
+	pthread_mutex_lock(&s->view_mu);
+	s->scale_events++;
+	pthread_mutex_unlock(&s->view_mu);
+	ev->scaled = true;
+	return FS_OK;
+}
+
+static const char *uid_of(json_object *obj)
+{
+	json_object *meta, *v;
+
+	if (json_object_object_get_ex(obj, "metadata", &meta) &&
+	    json_object_object_get_ex(meta, "uid", &v))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+/*
+ * Evaluates one scaler. `ev` receives what happened (for --once). Returns
+ * the delay until the next evaluation in ms (0: drop the key).
+ */
+static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, struct fs_err *err)
+{
+	json_object *obj = kube_informer_get(c->informer, key);
+	struct scale_metric metrics[CTRL_METRICS_MAX];
+	struct scale_forecast fcs[CTRL_METRICS_MAX];
+	struct scale_point points[CTRL_METRICS_MAX][64];
+	char errors[CTRL_METRICS_MAX][256], why[CTRL_METRICS_MAX][256];
+	char path[PATH_LEN], msg[600];
+	struct scaler *s;
+	json_object *scale = NULL, *v;
+	double now = clock_unix_s();
+	long next_ms;
+	enum fs_rc rc;
+
+	memset(ev, 0, sizeof(*ev));
+	if (!obj) {
+		scaler_forget(c, key);
+		return 0;
+	}
+	s = scaler_get(c, key);
+	if (!s) {
+		json_object_put(obj);
+		fs_fail(err, FS_ENOMEM, "out of memory");
+		return -1;
+	}
+	if (ctrl_spec_parse(&ev->spec, obj, err) != FS_OK) {
+		/* Only this scaler stops; it is looked at again when its spec changes. */
+		str_fmt(ev->error, sizeof(ev->error), "%s", err->msg);
+		ev->spec.generation = generation_of(obj);
+		set_condition(s, C_READY, false, "InvalidSpec", err->msg, now);
+		if (strcmp(s->invalid_reported, err->msg) != 0) {
+			emit(c, s, uid_of(obj), EVENTS_WARNING, "InvalidSpec", "Validate",
+			     err->msg);
+			str_fmt(s->invalid_reported, sizeof(s->invalid_reported), "%s", err->msg);
+		}
+		rc = write_status(c, s, status_json(s, ev), err);
+		publish_view(s, ev);
+		json_object_put(obj);
+		return rc == FS_OK ? RETRY_INVALID_MS : -1;
+	}
+	ev->spec_ok = true;
+	s->invalid_reported[0] = '\0';
+	next_ms = (long)(ev->spec.interval * 1000.0);
+
+	rc = scale_path(path, sizeof(path), c, &ev->spec, err);
+	if (rc == FS_OK)
+		rc = kube_get(&scale, c->opts.kube, path, err);
+	if (rc != FS_OK) {
+		bool invalid = rc == FS_EINVAL;
+
+		str_fmt(ev->error, sizeof(ev->error), "%s", err->msg);
+		set_condition(s, C_READY, false, invalid ? "InvalidSpec" : "TargetNotFound",
+		              err->msg, now);
+		set_condition(s, C_ABLE, false, "FailedGetScale", err->msg, now);
+		if (strcmp(s->invalid_reported, err->msg) != 0) {
+			emit(c, s, uid_of(obj), EVENTS_WARNING, "FailedGetScale", "GetScale",
+			     err->msg);
+			str_fmt(s->invalid_reported, sizeof(s->invalid_reported), "%s", err->msg);
+		}
+		write_status(c, s, status_json(s, ev), NULL);
+		publish_view(s, ev);
+		json_object_put(obj);
+		return invalid ? RETRY_INVALID_MS : next_ms;
+	}
+	ev->have_scale = true;
+	ev->current = json_object_object_get_ex(scale, "spec", &v) &&
+	                      json_object_object_get_ex(v, "replicas", &v)
+	                  ? json_object_get_int(v)
+	                  : 0;
+	json_object_put(scale);
+
+	rc = scaler_prom(c, s, &ev->spec, err);
+	if (rc != FS_OK) {
+		str_fmt(ev->error, sizeof(ev->error), "%s", err->msg);
+		set_condition(s, C_READY, false,
+		              rc == FS_EINVAL ? "InvalidSpec" : "PrometheusError", err->msg, now);
+		write_status(c, s, status_json(s, ev), NULL);
+		publish_view(s, ev);
+		json_object_put(obj);
+		return next_ms;
+	}
+	if (evaluate_metrics(c, s, &ev->spec, now, metrics, fcs, points, errors, why, err) !=
+	    FS_OK) {
+		str_fmt(ev->error, sizeof(ev->error), "%s", err->msg);
+		set_condition(s, C_READY, false, "InvalidSpec", err->msg, now);
+		if (strcmp(s->invalid_reported, err->msg) != 0) {
+			emit(c, s, uid_of(obj), EVENTS_WARNING, "InvalidSpec", "Validate",
+			     err->msg);
+			str_fmt(s->invalid_reported, sizeof(s->invalid_reported), "%s", err->msg);
+		}
+		write_status(c, s, status_json(s, ev), NULL);
+		publish_view(s, ev);
+		json_object_put(obj);
+		return RETRY_INVALID_MS;
+	}
+	s->spec_generation = ev->spec.generation;
+	rc = scale_evaluate(&ev->d, &s->hist, &ev->spec.scale, metrics, ev->spec.n_metrics,
+	                    ev->current, now, err);
+	if (rc != FS_OK) {
+		str_fmt(ev->error, sizeof(ev->error), "%s", err->msg);
+		set_condition(s, C_READY, false, "InvalidSpec", err->msg, now);
+		write_status(c, s, status_json(s, ev), NULL);
+		publish_view(s, ev);
+		json_object_put(obj);
+		return RETRY_INVALID_MS;
+	}
+	ev->decided = true;
+
+	set_condition(s, C_READY, true, "Evaluated", "the scaler is evaluated every interval", now);
+	if (ev->d.desired != ev->current && !c->opts.dry_run) {
+		rc = apply_scale(c, s, ev, path, uid_of(obj), now, err);
+		if (rc != FS_OK) {
+			str_fmt(msg, sizeof(msg), "scaling %s from %d to %d failed: %s",
+			        ev->spec.target_name, ev->current, ev->d.desired, err->msg);
+			set_condition(s, C_ABLE, false, "FailedUpdateScale", msg, now);
+			emit(c, s, uid_of(obj), EVENTS_WARNING, "FailedRescale", "Scale", msg);
+			next_ms = next_ms < 5000 ? next_ms : 5000;
+		} else {
+			set_condition(s, C_ABLE, true, "SucceededRescale", ev->d.reason, now);
+		}
+	} else {
+		if (c->opts.dry_run && ev->d.desired != ev->current)
+			log_info("dry-run: %s would scale %s from %d to %d: %s", s->key,
+			         ev->spec.target_name, ev->current, ev->d.desired, ev->d.reason);
+		set_condition(s, C_ABLE, true, "SucceededGetScale",
+		              "the target's /scale can be read", now);
+	}
+	if (ev->d.metrics_failed)
+		set_condition(s, C_ACTIVE, false, "FailedGetMetrics", ev->d.reason, now);
+	else
+		set_condition(s, C_ACTIVE, true, "ValidMetricFound", ev->d.reason, now);
+	{
+		enum scale_limit l = ev->d.clamped_by;
+		bool limited = l == SCALE_LIMIT_MIN_REPLICAS || l == SCALE_LIMIT_MAX_REPLICAS ||
+		               l == SCALE_LIMIT_BEHAVIOR || l == SCALE_LIMIT_BUDGET;
+
+		set_condition(s, C_LIMITED, limited,
+		              limited ? scale_limit_name(l) : "DesiredWithinRange",
+		              limited ? ev->d.reason : "the desired count was not limited", now);
+	}
+	if (ev->spec.model == FC_NONE)
+		set_condition(s, C_FORECAST, false, "ForecastDisabled",
+		              "spec.forecast.model is None", now);
+	else
+		set_condition(s, C_FORECAST, ev->d.forecast_ready,
+		              ev->d.forecast_ready ? "ForecastReady" : "ForecastNotReady",
+		              ev->d.forecast_ready ? "every metric's forecast is usable"
+		                                   : ev->d.forecast_reason,
+		              now);
+	set_condition(s, C_FALLBACK, ev->d.fallback_active,
+	              ev->d.fallback_active ? "MetricsUnavailable" : "MetricsAvailable",
+	              ev->d.fallback_active ? ev->d.reason : "the metrics answer", now);
+	if (ev->d.fallback_active && !s->was_fallback)
+		emit(c, s, uid_of(obj), EVENTS_WARNING, "FallbackActive", "Fallback", ev->d.reason);
+	if (!ev->d.fallback_active && s->was_fallback)
+		emit(c, s, uid_of(obj), EVENTS_NORMAL, "FallbackEnded", "Fallback",
+		     "the metrics answer again; normal scaling resumes");
+	s->was_fallback = ev->d.fallback_active;
+
+	if (write_status(c, s, status_json(s, ev), err) != FS_OK)
+		log_warn("%s: writing status: %s", s->key, err->msg);
+	publish_view(s, ev);
+	json_object_put(obj);
+	return next_ms;
+}
+
+static void record_duration(struct ctrl *c, double seconds, bool failed)
+{
+	pthread_mutex_lock(&c->stats_mu);
+	c->reconciles++;
+	c->reconcile_errors += failed;
+	c->reconcile_sum += seconds;
+	for (size_t i = 0; i < 10; i++) {
+		if (seconds <= duration_buckets[i])
+			c->reconcile_buckets[i]++;
+	}
+	pthread_mutex_unlock(&c->stats_mu);
+}
+
+static enum fs_rc reconcile(void *ctx, const char *key)
+{
+	struct ctrl *c = ctx;
+	struct evaluation *ev = calloc(1, sizeof(*ev));
+	struct fs_err err;
+	double t0;
+	long next;
+
+	if (!ev)
+		return FS_ENOMEM;
+	t0 = clock_mono_s();
+	next = evaluate(c, key, ev, &err);
+	record_duration(c, clock_mono_s() - t0, next < 0);
+	ctrl_spec_release(&ev->spec);
+	free(ev);
+	if (next < 0) {
+		log_warn("%s: %s", key, err.msg);
+		return err.rc ? err.rc : FS_EIO;
+	}
+	if (next > 0 && wq_add_after(c->queue, key, (uint32_t)next, &err) != FS_OK &&
+	    err.rc != FS_ECANCELED)
+		log_warn("requeueing %s: %s", key, err.msg);
+	return FS_OK;
+}
+
+/* --- lifecycle ------------------------------------------------------------------ */
+
+enum fs_rc ctrl_new(struct ctrl **out, const struct ctrl_opts *opts, struct fs_err *err)
+{
+	struct ctrl *c = calloc(1, sizeof(*c));
+	struct kube_informer_opts io;
+	struct kube_informer_handlers h = {on_add, on_update, on_delete, NULL};
+	char path[PATH_LEN];
+	struct wq_opts qo;
+	enum fs_rc rc;
+
+	if (!c)
+		return fs_fail(err, FS_ENOMEM, "out of memory");
+	c->opts = *opts;
+	if (!c->opts.workers)
+		c->opts.workers = 4;
+	if (!c->opts.max_concurrent_refits)
+		c->opts.max_concurrent_refits = 2;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->refit_mu, NULL);
+	pthread_cond_init(&c->refit_cv, NULL);
+	pthread_mutex_init(&c->stats_mu, NULL);
+	strmap_init(&c->scalers);
+	strmap_init(&c->kinds);
+	c->namespace = opts->namespace ? strdup(opts->namespace) : NULL;
+	c->prometheus_url = opts->prometheus_url ? strdup(opts->prometheus_url) : NULL;
+	wq_opts_init(&qo);
+	rc = wq_new(&c->queue, &qo, err);
+	if (rc != FS_OK)
+		goto fail;
+	h.ctx = c;
+	if (c->namespace)
+		str_fmt(path, sizeof(path), GROUP_PATH "/namespaces/%s/forecastscalers",
+		        c->namespace);
+	else
+		str_fmt(path, sizeof(path), GROUP_PATH "/forecastscalers");
+	kube_informer_opts_init(&io);
+	io.path = path;
+	io.name = "forecastscalers";
+	rc = kube_informer_new(&c->informer, opts->kube, &io, &h, err);
+	if (rc != FS_OK)
+		goto fail;
+	*out = c;
+	return FS_OK;
+fail:
+	ctrl_free(c);
+	return rc;
+}
+
+enum fs_rc ctrl_start(struct ctrl *c, struct fs_err *err)
+{
+	return kube_informer_start(c->informer, err);
+}
+
+bool ctrl_synced(struct ctrl *c)
+{
+	return kube_informer_synced(c->informer);
+}
+
+bool ctrl_wait_synced(struct ctrl *c, long timeout_ms)
+{
+	return kube_informer_wait_synced(c->informer, timeout_ms);
+}
+
+static void queue_key(void *ctx, const char *key, const char *rv, const char *json)
+{
+	struct ctrl *c = ctx;
+
+	(void)rv;
+	(void)json;
+	wq_add(c->queue, key, NULL);
+}
+
+enum fs_rc ctrl_start_workers(struct ctrl *c, struct fs_err *err)
+{
+	enum fs_rc rc;
+
+	if (c->workers_running)
+		return FS_OK;
+	rc = wq_start_workers(c->queue, c->opts.workers, reconcile, c, err);
+	if (rc != FS_OK)
+		return rc;
+	c->workers_running = true;
+	kube_informer_foreach(c->informer, queue_key, c);
+	return FS_OK;
+}
+
+struct once_keys {
+	char **keys;
+	size_t n;
+};
+
+static void collect_key(void *ctx, const char *key, const char *rv, const char *json)
+{
+	struct once_keys *k = ctx;
+	char **grown = realloc(k->keys, (k->n + 1) * sizeof(*k->keys));
+
+	(void)rv;
+	(void)json;
+	if (!grown)
+		return;
+	k->keys = grown;
+	k->keys[k->n] = strdup(key);
+	if (k->keys[k->n])
+		k->n++;
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ctrl_once(struct ctrl *c, FILE *out)
+{
+	struct once_keys k = {NULL, 0};
+	int failed = 0;
+
+	kube_informer_foreach(c->informer, collect_key, &k);
+	qsort(k.keys, k.n, sizeof(*k.keys), cmp_keys);
+	fprintf(out, "%-40s %-24s %7s %7s %8s %8s %11s %-12s %s\n", "SCALER", "TARGET", "CURRENT",
+	        "DESIRED", "REACTIVE", "FORECAST", "RECOMMENDED", "LIMITED-BY", "REASON");
+	for (size_t i = 0; i < k.n; i++) {
+		struct evaluation *ev = calloc(1, sizeof(*ev));
+		struct fs_err err;
+		long next;
+
+		if (!ev)
+			break;
+		next = evaluate(c, k.keys[i], ev, &err);
+		if (ev->decided) {
+			fprintf(out, "%-40s %-24s %7d %7d %8d %8d %11d %-12s %s\n", k.keys[i],
+			        ev->spec.target_name, ev->current, ev->d.desired, ev->d.reactive,
+			        ev->d.forecast, ev->d.recommended,
+			        scale_limit_name(ev->d.limited_by), ev->d.reason);
+		} else {
+			fprintf(out, "%-40s %-24s %7s %7s %8s %8s %11s %-12s %s\n", k.keys[i],
+			        ev->spec.target_name ? ev->spec.target_name : "-", "-", "-", "-",
+			        "-", "-", "-", next < 0 ? err.msg : ev->error);
+			failed++;
+		}
+		ctrl_spec_release(&ev->spec);
+		free(ev);
+		free(k.keys[i]);
+	}
+	free(k.keys);
+	return failed;
+}
+
+void ctrl_free(struct ctrl *c)
+{
+	if (!c)
+		return;
+	if (c->queue) {
+		wq_stop_workers(c->queue);
+		wq_shutdown(c->queue);
+	}
+	kube_informer_free(c->informer);
+	wq_free(c->queue);
+	strmap_release(&c->scalers, scaler_free);
+	strmap_release(&c->kinds, free);
+	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->refit_mu);
+	pthread_cond_destroy(&c->refit_cv);
+	pthread_mutex_destroy(&c->stats_mu);
+	free(c->namespace);
+	free(c->prometheus_url);
+	free(c);
+}
+
+/* --- /metrics --------------------------------------------------------------------- */
+
+struct render {
+	struct buf *out;
+	enum fs_rc rc;
+	struct fs_err *err;
+	int pass;
+};
+
+#define APPEND(r, ...)                                                         \
+	do {                                                                   \
+		if ((r)->rc == FS_OK)                                          \
+			(r)->rc = buf_printf((r)->out, (r)->err, __VA_ARGS__); \
+	} while (0)
+
+/* Label values escaped as the text format wants (\\, \", \n). */
+static void escape_label(char *out, size_t size, const char *s)
+{
+	size_t o = 0;
+
+	for (; *s && o + 2 < size; s++) {
+		if (*s == '\\' || *s == '"') {
+			out[o++] = '\\';
+			out[o++] = *s;
+		} else if (*s == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+		} else {
+			out[o++] = *s;
+		}
+	}
+	out[o] = '\0';
+}
+
+static const struct {
+	const char *name;
+	const char *help;
+	const char *type;
+} scaler_series[] = {
+    {"foresight_scaler_current_replicas", "Replicas of the target when last evaluated.", "gauge"},
+    {"foresight_scaler_desired_replicas", "Replicas the scaler wants.", "gauge"},
+    {"foresight_scaler_recommended_replicas", "Replicas the metrics need, before any clamp.",
+     "gauge"},
+    {"foresight_scaler_min_replicas", "spec.minReplicas.", "gauge"},
+    {"foresight_scaler_max_replicas", "spec.maxReplicas.", "gauge"},
+    {"foresight_scaler_fallback_active", "1 while the fallback applies.", "gauge"},
+    {"foresight_scaler_scale_events_total", "Scale changes made.", "counter"},
+    {"foresight_scaler_query_errors_total", "Prometheus queries that failed.", "counter"},
+    {"foresight_scaler_metric_value", "The metric's observed value.", "gauge"},
+    {"foresight_scaler_metric_forecast", "The metric's forecast one lead time ahead.", "gauge"},
+    {"foresight_scaler_metric_forecast_upper",
+     "The upper bound of the forecast at the spec's quantile.", "gauge"},
+    {"foresight_scaler_metric_forecast_error", "The forecast's recent error (MAPE, fraction).",
+     "gauge"},
+};
+
+static void render_scaler(void *ctx, const char *key, void *value)
+{
+	struct render *r = ctx;
+	struct scaler *s = value;
+	struct scaler_view v;
+	unsigned long events, errors;
+	char ns[600], name[600], labels[1400];
+
+	(void)key;
+	pthread_mutex_lock(&s->view_mu);
+	v = s->view;
+	events = s->scale_events;
+	errors = s->query_errors;
+	pthread_mutex_unlock(&s->view_mu);
+	escape_label(ns, sizeof(ns), s->namespace);
+	escape_label(name, sizeof(name), s->name);
+	str_fmt(labels, sizeof(labels), "namespace=\"%s\",name=\"%s\"", ns, name);
+	switch (r->pass) {
+	case 0:
+		if (v.valid)
+			APPEND(r, "%s{%s} %d\n", scaler_series[0].name, labels, v.current);
+		break;
+	case 1:
+		if (v.valid)
+			APPEND(r, "%s{%s} %d\n", scaler_series[1].name, labels, v.desired);
+		break;
+	case 2:
+		if (v.valid)
+			APPEND(r, "%s{%s} %d\n", scaler_series[2].name, labels, v.recommended);
+		break;
+	case 3:
+		if (v.valid)
+			APPEND(r, "%s{%s} %d\n", scaler_series[3].name, labels, v.min);
+		break;
+	case 4:
+		if (v.valid)
+			APPEND(r, "%s{%s} %d\n", scaler_series[4].name, labels, v.max);
+		break;
+	case 5:
+		APPEND(r, "%s{%s} %d\n", scaler_series[5].name, labels, v.fallback ? 1 : 0);
+		break;
+	case 6:
+		APPEND(r, "%s{%s} %lu\n", scaler_series[6].name, labels, events);
+		break;
+	case 7:
+		APPEND(r, "%s{%s} %lu\n", scaler_series[7].name, labels, errors);
+		break;
+	default:
+		for (size_t i = 0; i < v.n_metrics; i++) {
+			char metric[200];
+			double x;
+			bool have;
+
+			escape_label(metric, sizeof(metric), v.metric_names[i]);
+			switch (r->pass) {
+			case 8:
+				have = v.has_value[i];
+				x = v.value[i];
+				break;
+			case 9:
+				have = v.has_forecast[i];
+				x = v.forecast[i];
+				break;
+			case 10:
+				have = v.has_forecast[i];
+				x = v.upper[i];
+				break;
+			default:
+				have = v.has_forecast[i] && isfinite(v.mape[i]);
+				x = v.mape[i];
+				break;
+			}
+			if (have && isfinite(x))
+				APPEND(r, "%s{%s,metric=\"%s\"} %.17g\n",
+				       scaler_series[r->pass].name, labels, metric, x);
+		}
+	}
+}
+
+enum fs_rc ctrl_render_metrics(struct ctrl *c, struct buf *out, struct fs_err *err)
+{
+	struct render r = {out, FS_OK, err, 0};
+	struct kube_informer_stats is;
+	unsigned long buckets[10], count, errors;
+	double sum;
+
+	for (r.pass = 0; r.pass < (int)(sizeof(scaler_series) / sizeof(scaler_series[0]));
+	     r.pass++) {
+		APPEND(&r, "# HELP %s %s\n# TYPE %s %s\n", scaler_series[r.pass].name,
+		       scaler_series[r.pass].help, scaler_series[r.pass].name,
+		       scaler_series[r.pass].type);
+		pthread_mutex_lock(&c->mu);
+		strmap_foreach(&c->scalers, render_scaler, &r);
+		pthread_mutex_unlock(&c->mu);
+	}
+	pthread_mutex_lock(&c->stats_mu);
+	memcpy(buckets, c->reconcile_buckets, sizeof(buckets));
+	count = c->reconciles;
+	errors = c->reconcile_errors;
+	sum = c->reconcile_sum;
+	pthread_mutex_unlock(&c->stats_mu);
+	APPEND(&r,
+	       "# HELP foresight_reconcile_duration_seconds Time one evaluation of a scaler took.\n"
+	       "# TYPE foresight_reconcile_duration_seconds histogram\n");
+	for (size_t i = 0; i < 10; i++)
+		APPEND(&r, "foresight_reconcile_duration_seconds_bucket{le=\"%g\"} %lu\n",
+		       duration_buckets[i], buckets[i]);
+	APPEND(&r, "foresight_reconcile_duration_seconds_bucket{le=\"+Inf\"} %lu\n", count);
+	APPEND(&r, "foresight_reconcile_duration_seconds_sum %.6f\n", sum);
+	APPEND(&r, "foresight_reconcile_duration_seconds_count %lu\n", count);
+	APPEND(&r,
+	       "# HELP foresight_reconcile_errors_total Evaluations that failed and were retried.\n"
+	       "# TYPE foresight_reconcile_errors_total counter\n"
+	       "foresight_reconcile_errors_total %lu\n",
+	       errors);
+	kube_informer_stats(&is, c->informer);
+	APPEND(&r,
+	       "# HELP foresight_informer_relists_total LISTs of ForecastScalers, by cause.\n"
+	       "# TYPE foresight_informer_relists_total counter\n"
+	       "foresight_informer_relists_total{cause=\"gone\"} %lu\n"
+	       "foresight_informer_relists_total{cause=\"all\"} %lu\n"
+	       "# HELP foresight_scalers ForecastScalers in the cache.\n"
+	       "# TYPE foresight_scalers gauge\n"
+	       "foresight_scalers %zu\n",
+	       is.relists_gone, is.lists, kube_informer_len(c->informer));
+	return r.rc;
+}

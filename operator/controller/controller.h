@@ -1,0 +1,88 @@
+#ifndef FORESIGHT_CONTROLLER_CONTROLLER_H
+#define FORESIGHT_CONTROLLER_CONTROLLER_H
+
+/*
+ * The ForecastScaler controller: watches ForecastScalers, evaluates each one
+ * every spec.interval (and at once when its spec changes) through a work
+ * queue, and reconciles the target's /scale and the scaler's status.
+ *
+ * One evaluation of a scaler (ctrl_reconcile):
+ *  1. parse and check the spec (an invalid spec: Ready=False, InvalidSpec,
+ *     an Event; that scaler alone stops);
+ *  2. read the target's /scale (any kind that has one);
+ *  3. per metric, an instant query for the observed load and, unless the
+ *     model is None, the forecast one lead time ahead — the model is fitted
+ *     on a range query over spec.forecast.history, fed the new buckets on
+ *     every evaluation in between, and refitted when due (a few refits at a
+ *     time, so a restart does not hammer Prometheus);
+ *  4. the replica math (operator/scaling), then /scale when the count
+ *     changes (never in DryRun, Paused or --dry-run);
+ *  5. status written only when it changed; Events on every scale, every
+ *     fallback, every invalid spec.
+ *
+ * With --dry-run nothing is written to the cluster: no scale, no status, no
+ * Event; each decision is logged instead, and ctrl_once prints them as a
+ * table (the laptop preview).
+ *
+ *	struct ctrl_opts o;
+ *	ctrl_opts_init(&o);
+ *	o.kube = client;  o.prometheus_url = "http://prometheus:9090";
+ *	ctrl_new(&ctl, &o, &err);
+ *	ctrl_start(ctl, &err);          // informers; workers with ctrl_start_workers
+ *	ctrl_start_workers(ctl, &err);  // when leading
+ *	...
+ *	ctrl_free(ctl);                 // stops workers, then informers
+ */
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "base/buf.h"
+#include "base/result.h"
+#include "kube/client.h"
+#include "kube/events.h"
+
+struct ctrl;
+
+struct ctrl_opts {
+	struct kube_client *kube;         /* borrowed; outlives the controller */
+	struct events *events;            /* borrowed; NULL: no Events (--dry-run) */
+	const char *namespace;            /* watch one namespace; NULL: all */
+	const char *prometheus_url;       /* the default for scalers that name none */
+	bool dry_run;                     /* write nothing to the cluster; log decisions */
+	unsigned workers;                 /* --max-concurrent-reconciles; default 4 */
+	unsigned prometheus_max_inflight; /* concurrent queries per Prometheus; default 8 */
+	unsigned max_concurrent_refits;   /* forecast fits at once; default 2 */
+	const atomic_bool *stop;          /* ends waits early on shutdown */
+};
+
+void ctrl_opts_init(struct ctrl_opts *opts);
+
+enum fs_rc ctrl_new(struct ctrl **out, const struct ctrl_opts *opts, struct fs_err *err);
+
+/* Starts the informers (the cache fills; nothing is evaluated yet). */
+enum fs_rc ctrl_start(struct ctrl *c, struct fs_err *err);
+
+/* True once every informer has listed (for /readyz). */
+bool ctrl_synced(struct ctrl *c);
+
+/* Waits up to `timeout_ms` for the informers to list. */
+bool ctrl_wait_synced(struct ctrl *c, long timeout_ms);
+
+/* Starts the reconcile workers and queues every known scaler. */
+enum fs_rc ctrl_start_workers(struct ctrl *c, struct fs_err *err);
+
+/*
+ * Evaluates every scaler once, in the calling thread, and prints a table of
+ * the decisions to `out` (--once). Returns the number of scalers whose
+ * evaluation failed.
+ */
+int ctrl_once(struct ctrl *c, FILE *out);
+
+/* Appends the controller's metrics in the Prometheus text format. */
+enum fs_rc ctrl_render_metrics(struct ctrl *c, struct buf *out, struct fs_err *err);
+
+/* Stops workers and informers and frees everything. NULL is a no-op. */
+void ctrl_free(struct ctrl *c);
+
+#endif

@@ -1,0 +1,190 @@
+# `foresight run` against the real apiserver and a real Prometheus scraping
+# load-gen: it scales Deployments through /scale, explains itself in status,
+# Events and /metrics, respects DryRun, and isolates an invalid spec.
+
+# Starts the operator for namespace $1; sets OP_PORT, OP_PID.
+start_operator() {
+	OP_PORT=$(free_port)
+	"$FORESIGHT" run --namespace "$1" --prometheus-url "$PROM_URL" \
+		--listen "127.0.0.1:$OP_PORT" --log-level debug "${@:2}" >"$WORK/operator.log" 2>&1 &
+	OP_PID=$!
+	echo $OP_PID >>"$WORK/pids"
+	wait_until 30 'curl -sf "http://127.0.0.1:$OP_PORT/readyz" >/dev/null'
+}
+
+# A ForecastScaler on Deployment $2 reading gauge $3 with 100 per replica.
+apply_scaler() { # ns name gauge mode [extra spec yaml lines]
+	"$KUBECTL" -n "$1" apply -f - <<FS
+apiVersion: autoscaling.foresight.dev/v1alpha1
+kind: ForecastScaler
+metadata: {name: $2}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: $2}
+  minReplicas: 1
+  maxReplicas: 10
+  mode: $4
+  interval: 2s
+  metrics:
+  - {name: load, query: 'sum($3)', targetPerReplica: 100}
+  forecast: {model: None}
+  behavior:
+    scaleDown: {stabilizationWindowSeconds: 0}
+${5:-}
+FS
+}
+
+replicas_of() { "$KUBECTL" -n "$1" get deploy "$2" -o jsonpath='{.spec.replicas}'; }
+fs_field() { "$KUBECTL" -n "$1" get fs "$2" -o jsonpath="$3"; }
+
+setup_operator_env() {
+	install_crds
+	start_load_gen
+	start_prometheus
+}
+
+test_operator_scales_on_load_and_explains_why() {
+	local ns out
+	trap stop_started RETURN
+	setup_operator_env
+	ns=$(new_namespace)
+	echo 250 >"$LOAD_DIR/web_rps"
+	"$KUBECTL" -n "$ns" create deployment web --image=nginx --replicas=1 >/dev/null
+	wait_until 20 '[ -n "$(curl -sf "$PROM_URL/api/v1/query?query=web_rps" | jq -r ".data.result[0].value[1] // empty")" ]'
+	apply_scaler "$ns" web web_rps Auto
+	start_operator "$ns"
+	wait_until 30 '[ "$(replicas_of "$ns" web)" = 3 ]'
+	wait_until 20 '[ "$(fs_field "$ns" web "{.status.desiredReplicas}")" = 3 ]'
+	"$KUBECTL" -n "$ns" get fs web -o yaml | sed -n '/^status:/,$p'
+	assert_eq "$(fs_field "$ns" web '{.status.decision.reactiveReplicas}')" 3 "reactiveReplicas"
+	assert_contains "$(fs_field "$ns" web '{.status.decision.reason}')" "load"
+	assert_eq "$(fs_field "$ns" web '{.status.conditions[?(@.type=="Ready")].status}')" True
+	assert_eq "$(fs_field "$ns" web '{.status.conditions[?(@.type=="ForecastReady")].reason}')" \
+		ForecastDisabled
+	out=$("$KUBECTL" -n "$ns" get fs web)
+	echo "$out"
+	assert_contains "$out" "TARGET"
+	assert_contains "$out" "LIMITED-BY"
+	wait_until 20 '"$KUBECTL" -n "$ns" get events.v1.events.k8s.io -o json | jq -e "[.items[] | select(.reason==\"ScaledUp\")] | length > 0"'
+	# The load falls: it scales down (no stabilisation window in this spec).
+	echo 40 >"$LOAD_DIR/web_rps"
+	wait_until 40 '[ "$(replicas_of "$ns" web)" = 1 ]'
+	# /metrics is valid Prometheus text with the scaler's series.
+	curl -sf "http://127.0.0.1:$OP_PORT/metrics" >"$WORK/metrics.txt"
+	promtool check metrics <"$WORK/metrics.txt"
+	assert_contains "$(cat "$WORK/metrics.txt")" "foresight_scaler_desired_replicas{namespace=\"$ns\",name=\"web\"}"
+	assert_contains "$(cat "$WORK/metrics.txt")" "foresight_scaler_metric_value{namespace=\"$ns\",name=\"web\",metric=\"load\"}"
+	# SIGTERM: a clean exit.
+	kill -TERM "$OP_PID"
+	wait "$OP_PID" || fail "the operator exited with status $? on SIGTERM"
+}
+
+test_dry_run_mode_never_scales_but_reports() {
+	local ns
+	trap stop_started RETURN
+	setup_operator_env
+	ns=$(new_namespace)
+	echo 500 >"$LOAD_DIR/api_rps"
+	"$KUBECTL" -n "$ns" create deployment api --image=nginx --replicas=1 >/dev/null
+	wait_until 20 '[ -n "$(curl -sf "$PROM_URL/api/v1/query?query=api_rps" | jq -r ".data.result[0].value[1] // empty")" ]'
+	apply_scaler "$ns" api api_rps DryRun
+	start_operator "$ns"
+	wait_until 30 '[ "$(fs_field "$ns" api "{.status.desiredReplicas}")" = 1 ]'
+	wait_until 30 '[ "$(fs_field "$ns" api "{.status.decision.recommendedReplicas}")" = 5 ]'
+	assert_eq "$(fs_field "$ns" api '{.status.decision.limitedBy}')" DryRun "limitedBy"
+	sleep 3
+	assert_eq "$(replicas_of "$ns" api)" 1 "replicas on the apiserver"
+}
+
+test_invalid_spec_is_reported_and_others_go_on() {
+	local ns
+	trap stop_started RETURN
+	setup_operator_env
+	ns=$(new_namespace)
+	echo 250 >"$LOAD_DIR/good_rps"
+	"$KUBECTL" -n "$ns" create deployment good --image=nginx --replicas=1 >/dev/null
+	"$KUBECTL" -n "$ns" create deployment bad --image=nginx --replicas=1 >/dev/null
+	apply_scaler "$ns" good good_rps Auto
+	apply_scaler "$ns" bad good_rps Auto
+	"$KUBECTL" -n "$ns" patch fs bad --type merge -p '{"spec":{"minReplicas":8,"maxReplicas":4}}'
+	start_operator "$ns"
+	wait_until 30 '[ "$(fs_field "$ns" bad "{.status.conditions[?(@.type==\"Ready\")].reason}")" = InvalidSpec ]'
+	assert_contains "$(fs_field "$ns" bad '{.status.conditions[?(@.type=="Ready")].message}')" \
+		"spec.minReplicas: must not exceed spec.maxReplicas (8 > 4)"
+	wait_until 30 '[ "$(replicas_of "$ns" good)" = 3 ]'
+	wait_until 20 '"$KUBECTL" -n "$ns" get events.v1.events.k8s.io -o json | jq -e "[.items[] | select(.reason==\"InvalidSpec\")] | length > 0"'
+	assert_eq "$(replicas_of "$ns" bad)" 1 "replicas of the invalid scaler's target"
+	# A query Prometheus cannot parse is the spec's fault too, named as such.
+	"$KUBECTL" -n "$ns" patch fs bad --type merge \
+		-p '{"spec":{"minReplicas":1,"maxReplicas":4,"metrics":[{"name":"load","query":"sum(good_rps","targetPerReplica":100}]}}'
+	wait_until 30 '[ "$(fs_field "$ns" bad "{.status.observedGeneration}")" = 3 ]'
+	assert_eq "$(fs_field "$ns" bad '{.status.conditions[?(@.type=="Ready")].reason}')" InvalidSpec
+	assert_contains "$(fs_field "$ns" bad '{.status.conditions[?(@.type=="Ready")].message}')" \
+		"spec.metrics[0].query:"
+	assert_contains "$(fs_field "$ns" bad '{.status.conditions[?(@.type=="Ready")].message}')" \
+		"parse error"
+}
+
+test_dry_run_flag_writes_nothing_and_prints_a_table() {
+	local ns out
+	trap stop_started RETURN
+	setup_operator_env
+	ns=$(new_namespace)
+	echo 720 >"$LOAD_DIR/shop_rps"
+	"$KUBECTL" -n "$ns" create deployment shop --image=nginx --replicas=2 >/dev/null
+	apply_scaler "$ns" shop shop_rps Auto
+	wait_until 20 '[ -n "$(curl -sf "$PROM_URL/api/v1/query?query=shop_rps" | jq -r ".data.result[0].value[1] // empty")" ]'
+	out=$("$FORESIGHT" run --once --dry-run --namespace "$ns" --prometheus-url "$PROM_URL")
+	echo "$out"
+	assert_contains "$out" "$ns/shop"
+	# 720 at 100 a replica needs 8; the default scale-up policy allows 2 -> 6 now.
+	assert_eq "$(echo "$out" | awk -v k="$ns/shop" '$1 == k {print $3, $4, $5, $7, $8}')" \
+		"2 6 8 8 Behavior" "current, desired, reactive, recommended, limited-by"
+	assert_eq "$(replicas_of "$ns" shop)" 2 "replicas"
+	assert_eq "$(fs_field "$ns" shop '{.status}')" "" "status"
+	assert_eq "$("$KUBECTL" -n "$ns" get events.v1.events.k8s.io -o json |
+		jq '[.items[] | select(.reportingController == "foresight.dev/operator")] | length')" \
+		0 "events by foresight"
+}
+
+leader_of() { # port -> 1 when that operator leads
+	curl -sf "http://127.0.0.1:$1/metrics" | awk '$1 == "foresight_leader" {print $2}'
+}
+
+lease_holder() {
+	"$KUBECTL" -n "$1" get lease foresight -o jsonpath='{.spec.holderIdentity}' 2>/dev/null
+}
+
+test_two_operators_with_leader_election() {
+	local ns p1 p2 pid1 pid2 leader_pid other_port t0 pid3 p3
+	trap stop_started RETURN
+	install_crds
+	ns=$(new_namespace)
+	PROM_URL=http://127.0.0.1:9 # no scaler here: only the election matters
+	start_operator "$ns" --leader-elect --leader-election-namespace "$ns"
+	p1=$OP_PORT pid1=$OP_PID
+	mv "$WORK/operator.log" "$WORK/operator-1.log"
+	start_operator "$ns" --leader-elect --leader-election-namespace "$ns"
+	p2=$OP_PORT pid2=$OP_PID
+	wait_until 20 '[ "$(($(leader_of $p1) + $(leader_of $p2)))" = 1 ]'
+	if [ "$(leader_of $p1)" = 1 ]; then leader_pid=$pid1 other_port=$p2; else leader_pid=$pid2 other_port=$p1; fi
+	echo "leader: pid $leader_pid, holder $(lease_holder "$ns")"
+	assert_contains "$(lease_holder "$ns")" "_$leader_pid"
+
+	# kill -9: no release; the other waits out the 15 s lease.
+	kill -9 "$leader_pid"
+	t0=$SECONDS
+	wait_until 17 '[ "$(leader_of $other_port)" = 1 ]'
+	echo "took over $((SECONDS - t0))s after kill -9"
+
+	# A third replica stands by; SIGTERM the leader: it releases the Lease.
+	mv "$WORK/operator.log" "$WORK/operator-2.log"
+	start_operator "$ns" --leader-elect --leader-election-namespace "$ns"
+	p3=$OP_PORT pid3=$OP_PID
+	[ "$(leader_of $p3)" = 0 ] || fail "the third replica leads while another does"
+	if [ "$other_port" = "$p1" ]; then leader_pid=$pid1; else leader_pid=$pid2; fi
+	kill -TERM "$leader_pid"
+	t0=$SECONDS
+	wait_until 3 '[ "$(leader_of $p3)" = 1 ]'
+	echo "took over $((SECONDS - t0))s after SIGTERM"
+	wait "$leader_pid" || fail "the leader exited with status $? on SIGTERM"
+}

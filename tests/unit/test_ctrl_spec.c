@@ -1,0 +1,175 @@
+/* Unit tests of ForecastScaler spec parsing (operator/controller/spec). */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "controller/spec.h"
+
+static const char *full =
+    "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"web\",\"uid\":\"u-1\",\"generation\":4},"
+    "\"spec\":{\"targetRef\":{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"name\":\"web\"},"
+    "\"minReplicas\":2,\"maxReplicas\":50,\"mode\":\"DryRun\",\"interval\":\"15s\","
+    "\"prometheus\":{\"url\":\"http://"
+    "prom:9090\",\"bearerTokenSecretRef\":{\"name\":\"t\",\"key\":\"k\"},"
+    "\"headers\":{\"X-Scope-OrgID\":\"team-a\"}},"
+    "\"metrics\":[{\"name\":\"rps\",\"query\":\"sum(rate(x[2m]))\",\"targetPerReplica\":100},"
+    "{\"name\":\"queue\",\"query\":\"q\",\"targetPerReplica\":2.5,\"onEmpty\":\"Zero\"}],"
+    "\"forecast\":{\"model\":\"HoltWinters\",\"history\":\"7d\",\"step\":\"1m\",\"season\":\"1d\","
+    "\"leadTime\":\"3m\",\"quantile\":0.95,\"maxError\":0.25},"
+    "\"behavior\":{\"scaleUp\":{\"stabilizationWindowSeconds\":30,\"selectPolicy\":\"Min\","
+    "\"policies\":[{\"type\":\"Pods\",\"value\":2,\"periodSeconds\":60}]},"
+    "\"scaleDown\":{\"tolerance\":0.2}},"
+    "\"fallback\":{\"failureThreshold\":5,\"action\":\"Replicas\",\"replicas\":10},"
+    "\"budget\":{\"name\":\"orders-db\",\"unitsPerReplica\":20},"
+    "\"alerts\":{\"labels\":{\"release\":\"prometheus\"},\"maxedOutFor\":\"10m\"}}}";
+
+static void parses_every_field(void **state)
+{
+	json_object *obj = json_tokener_parse(full);
+	struct ctrl_spec s;
+	struct fs_err err;
+
+	(void)state;
+	if (ctrl_spec_parse(&s, obj, &err) != FS_OK)
+		fail_msg("%s", err.msg);
+	assert_string_equal(s.namespace, "shop");
+	assert_string_equal(s.name, "web");
+	assert_int_equal(s.generation, 4);
+	assert_string_equal(s.target_kind, "Deployment");
+	assert_int_equal(s.scale.min_replicas, 2);
+	assert_int_equal(s.scale.max_replicas, 50);
+	assert_int_equal(s.scale.mode, SCALE_MODE_DRY_RUN);
+	assert_float_equal(s.interval, 15, 0);
+	assert_string_equal(s.prom_url, "http://prom:9090");
+	assert_string_equal(s.prom_bearer.name, "t");
+	assert_int_equal(s.n_prom_headers, 1);
+	assert_string_equal(s.prom_headers[0].value, "team-a");
+	assert_int_equal(s.n_metrics, 2);
+	assert_float_equal(s.metrics[1].target_per_replica, 2.5, 0);
+	assert_int_equal(s.metrics[1].on_empty, SCALE_EMPTY_ZERO);
+	assert_int_equal(s.metrics[0].on_empty, SCALE_EMPTY_HOLD);
+	assert_int_equal(s.model, FC_HW_ADD);
+	assert_float_equal(s.history, 7 * 86400, 0);
+	assert_float_equal(s.season, 86400, 0);
+	assert_float_equal(s.scale.lead_time, 180, 0);
+	assert_false(s.lead_time_auto);
+	assert_float_equal(s.quantile, 0.95, 0);
+	assert_float_equal(s.scale.max_error, 0.25, 0);
+	assert_int_equal(s.scale.behavior.up.stabilization_window_seconds, 30);
+	assert_int_equal(s.scale.behavior.up.select, SCALE_SELECT_MIN);
+	assert_int_equal(s.scale.behavior.up.n_policies, 1);
+	assert_int_equal(s.scale.behavior.up.policies[0].period_seconds, 60);
+	/* Unset parts keep the HPA defaults. */
+	assert_int_equal(s.scale.behavior.down.stabilization_window_seconds, 300);
+	assert_float_equal(s.scale.behavior.down.tolerance, 0.2, 0);
+	assert_int_equal(s.scale.fallback.action, SCALE_FALLBACK_REPLICAS);
+	assert_int_equal(s.scale.fallback.replicas, 10);
+	assert_string_equal(s.budget_name, "orders-db");
+	assert_float_equal(s.budget_weight, 1, 0);
+	assert_true(s.alerts_enabled);
+	assert_float_equal(s.alerts_maxed_out_for, 600, 0);
+	ctrl_spec_release(&s);
+	json_object_put(obj);
+}
+
+static void minimal_spec_gets_defaults(void **state)
+{
+	json_object *obj = json_tokener_parse(
+	    "{\"metadata\":{\"namespace\":\"a\",\"name\":\"b\"},\"spec\":{\"targetRef\":{\"kind\":"
+	    "\"StatefulSet\",\"name\":\"db\"},\"maxReplicas\":3,\"metrics\":[{\"name\":\"m\","
+	    "\"query\":\"up\",\"targetPerReplica\":1}]}}");
+	struct ctrl_spec s;
+
+	(void)state;
+	assert_int_equal(ctrl_spec_parse(&s, obj, NULL), FS_OK);
+	assert_string_equal(s.target_api_version, "apps/v1");
+	assert_int_equal(s.scale.min_replicas, 1);
+	assert_int_equal(s.scale.mode, SCALE_MODE_AUTO);
+	assert_float_equal(s.interval, 30, 0);
+	assert_int_equal(s.model, FC_AUTO);
+	assert_true(s.season < 0);
+	assert_float_equal(s.quantile, 0.9, 0);
+	assert_null(s.budget_name);
+	assert_null(s.prom_url);
+	assert_int_equal(s.scale.fallback.action, SCALE_FALLBACK_HOLD);
+	assert_int_equal(s.scale.fallback.failure_threshold, 3);
+	assert_int_equal(s.scale.behavior.up.n_policies, 2);
+	ctrl_spec_release(&s);
+	json_object_put(obj);
+}
+
+/* Replaces the first `from` in the full spec by `to` and expects `want` in the error. */
+static void expect_invalid(const char *from, const char *to, const char *want)
+{
+	char text[4096];
+	const char *at = strstr(full, from);
+	json_object *obj;
+	struct ctrl_spec s;
+	struct fs_err err;
+
+	assert_non_null(at);
+	snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - full), full, to, at + strlen(from));
+	obj = json_tokener_parse(text);
+	assert_non_null(obj);
+	assert_int_equal(ctrl_spec_parse(&s, obj, &err), FS_EINVAL);
+	if (!strstr(err.msg, want))
+		fail_msg("\"%s\" lacks \"%s\"", err.msg, want);
+	assert_null(s.name);
+	json_object_put(obj);
+}
+
+static void invalid_fields_are_named(void **state)
+{
+	(void)state;
+	expect_invalid("\"minReplicas\":2", "\"minReplicas\":60",
+	               "spec.minReplicas: must not exceed spec.maxReplicas (60 > 50)");
+	expect_invalid("\"mode\":\"DryRun\"", "\"mode\":\"Bogus\"",
+	               "spec.mode: must be one of Auto, DryRun, Paused");
+	expect_invalid("\"interval\":\"15s\"", "\"interval\":\"15 seconds\"",
+	               "spec.interval: invalid duration");
+	expect_invalid("{\"name\":\"queue\"", "{\"name\":\"rps\"",
+	               "spec.metrics[1].name: \"rps\" is also the name of spec.metrics[0]");
+	expect_invalid("\"query\":\"q\"", "\"query\":\"\"",
+	               "spec.metrics[1].query: must not be empty");
+	expect_invalid("\"targetPerReplica\":2.5", "\"targetPerReplica\":0",
+	               "spec.metrics[1].targetPerReplica: must be above 0");
+	expect_invalid("\"onEmpty\":\"Zero\"", "\"onEmpty\":\"Ignore\"",
+	               "spec.metrics[1].onEmpty: must be one of Hold, Zero, Error");
+	expect_invalid("\"season\":\"1d\"", "\"season\":\"5d\"",
+	               "spec.forecast.season: the history must hold two seasons");
+	expect_invalid("\"quantile\":0.95", "\"quantile\":1.5",
+	               "spec.forecast.quantile: must be between 0.5 and 0.999");
+	expect_invalid("\"periodSeconds\":60", "\"periodSeconds\":0",
+	               "spec.behavior.scaleUp.policies[0].periodSeconds: must be 1..1800");
+	expect_invalid("\"type\":\"Pods\"", "\"type\":\"Nodes\"",
+	               "spec.behavior.scaleUp.policies[0].type: must be one of Pods, Percent");
+	expect_invalid("\"action\":\"Replicas\",\"replicas\":10", "\"action\":\"Replicas\"",
+	               "spec.fallback.replicas: required with action Replicas");
+	expect_invalid("\"unitsPerReplica\":20", "\"weight\":2",
+	               "spec.budget.unitsPerReplica: required");
+	expect_invalid("\"url\":\"http://prom:9090\"", "\"url\":\"prom:9090\"",
+	               "spec.prometheus.url: must start with http://");
+	expect_invalid("\"targetRef\":{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",",
+	               "\"targetRef\":{\"apiVersion\":\"apps/v1\",",
+	               "spec.targetRef.kind: required");
+	expect_invalid("\"maxReplicas\":50", "\"maxReplicas\":\"many\"",
+	               "spec.maxReplicas: must be an integer");
+	expect_invalid("\"X-Scope-OrgID\":\"team-a\"", "\"X-Scope-OrgID\":7",
+	               "spec.prometheus.headers.X-Scope-OrgID: must be a string");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(parses_every_field),
+	    cmocka_unit_test(minimal_spec_gets_defaults),
+	    cmocka_unit_test(invalid_fields_are_named),
+	};
+
+	return cmocka_run_group_tests_name("ctrl_spec", tests, NULL, NULL);
+}
