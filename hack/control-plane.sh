@@ -90,7 +90,7 @@ port_in_use() {
 free_port() {
 	local p
 	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768+)
 		if ! port_in_use "$p" && ! grep -qx "$p" "$run/ports.taken" 2>/dev/null; then
 			echo "$p" >>"$run/ports.taken"
 			echo "$p"

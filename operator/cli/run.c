@@ -286,6 +286,23 @@ static long resident_bytes(void)
 	return resident * sysconf(_SC_PAGESIZE);
 }
 
+struct requests_render {
+	struct buf *body;
+	struct fs_err *err;
+	enum fs_rc rc;
+};
+
+static void render_requests(void *ctx, const char *verb, long code, unsigned long count)
+{
+	struct requests_render *r = ctx;
+
+	if (r->rc == FS_OK)
+		r->rc =
+		    buf_printf(r->body, r->err,
+		               "foresight_kube_api_requests_total{verb=\"%s\",code=\"%ld\"} %lu\n",
+		               verb, code, count);
+}
+
 static enum fs_rc metrics(void *ctx, struct buf *body, const char **type, int *status,
                           struct fs_err *err)
 {
@@ -318,6 +335,20 @@ static enum fs_rc metrics(void *ctx, struct buf *body, const char **type, int *s
 	    "foresight_kube_throttled_total %lu\n",
 	    FORESIGHT_VERSION, resident_bytes(), !rt->o->leader_elect || atomic_load(&leading),
 	    ks.requests, ks.retries, ks.throttled);
+	if (rc == FS_OK) {
+		struct requests_render r = {body, err, FS_OK};
+
+		rc = buf_puts(
+		    body,
+		    "# HELP foresight_kube_api_requests_total API server requests by verb and "
+		    "HTTP code (0: no answer).\n"
+		    "# TYPE foresight_kube_api_requests_total counter\n",
+		    err);
+		if (rc == FS_OK) {
+			kube_client_requests(rt->kube, render_requests, &r);
+			rc = r.rc;
+		}
+	}
 	if (rc == FS_OK)
 		rc = ctrl_render_metrics(rt->ctrl, body, err);
 	return rc;

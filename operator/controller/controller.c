@@ -19,14 +19,15 @@
 #include "prom/prom.h"
 #include "scaling/scaling.h"
 
-#define GROUP_PATH       "/apis/autoscaling.foresight.dev/v1alpha1"
-#define KEY_MAX          512
-#define PATH_LEN         1024
-#define HORIZON_EXTRA    1     /* one more step than the lead time: the grid lags `now` */
-#define REFIT_MAX_AGE_S  3600  /* a model is refitted at least hourly */
-#define RETRY_INVALID_MS 60000 /* an invalid spec is looked at again after a minute */
-#define N_CONDITIONS     6
-#define SECRET_MAX       (64u << 10)
+#define GROUP_PATH        "/apis/autoscaling.foresight.dev/v1alpha1"
+#define KEY_MAX           512
+#define PATH_LEN          1024
+#define HORIZON_EXTRA     1     /* one more step than the lead time: the grid lags `now` */
+#define REFIT_MAX_AGE_S   3600  /* a model is refitted at least hourly */
+#define NOT_READY_REFIT_S 300   /* and one short of history every five minutes */
+#define RETRY_INVALID_MS  60000 /* an invalid spec is looked at again after a minute */
+#define N_CONDITIONS      6
+#define SECRET_MAX        (64u << 10)
 
 static const char *const condition_types[N_CONDITIONS] = {
     "Ready", "AbleToScale", "ScalingActive", "ScalingLimited", "ForecastReady", "FallbackActive",
@@ -615,8 +616,14 @@ static void forecast_metric(struct ctrl *c, struct scaler *s, size_t i, const st
 	fc->error = NAN;
 	if (h > 64)
 		h = 64;
-	if (!m->fc || fc_refit_due(m->fc) || now - m->fitted_at > REFIT_MAX_AGE_S ||
-	    s->spec_generation != sp->generation)
+	/*
+	 * A model not ready for want of history is refitted only every few
+	 * minutes: each refit reads the whole history window from Prometheus.
+	 */
+	if (!m->fc || s->spec_generation != sp->generation ||
+	    now - m->fitted_at > REFIT_MAX_AGE_S ||
+	    (fc_refit_due(m->fc) &&
+	     (fc_info(m->fc)->ready || now - m->fitted_at >= NOT_READY_REFIT_S)))
 		rc = refit(c, s, i, sp, now, &err);
 	else
 		rc = feed(s, i, sp, now, &err);

@@ -428,8 +428,12 @@ static enum fs_rc parse_forecast(struct ctrl_spec *s, json_object *spec, struct 
 	if (s->season > 0 && s->season < 2 * s->step)
 		return fs_fail(err, FS_EINVAL,
 		               "spec.forecast.season: must be at least two steps long");
-	s->lead_time_auto = lead < 0;
-	s->scale.lead_time = lead < 0 ? 0 : lead;
+	if (lead < 0)
+		return fs_fail(
+		    err, FS_EINVAL,
+		    "spec.forecast.leadTime: auto (learning the pods' start time) is not "
+		    "available in this version; give a duration such as 3m");
+	s->scale.lead_time = lead;
 	return FS_OK;
 }
 

@@ -63,7 +63,6 @@ struct ctrl_spec {
 	char *target_name;
 
 	struct scale_spec scale; /* min, max, mode, behavior, fallback, leadTime, maxError */
-	bool lead_time_auto;     /* forecast.leadTime: auto (learned from pod start times) */
 	double interval;         /* seconds */
 
 	/* spec.prometheus */

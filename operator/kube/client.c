@@ -64,6 +64,12 @@ struct kube_client {
 	struct creds *creds;
 
 	atomic_ulong n_requests, n_retries, n_throttled, n_exec;
+	struct request_kind {
+		const char *verb; /* static */
+		long code;
+		unsigned long count;
+	} kinds[KUBE_REQUEST_KINDS];
+	size_t n_kinds; /* guarded by mu */
 };
 
 void kube_client_opts_init(struct kube_client_opts *opts)
@@ -624,6 +630,59 @@ static bool throttle(struct kube_client *c)
 	return nap(c, (long)(wait * 1000.0) + 1);
 }
 
+/*
+ * After /api/VERSION or /apis/GROUP/VERSION (and namespaces/NS), one segment
+ * is a collection; more name an object or its subresource.
+ */
+const char *kube_request_verb(const char *method, const char *path)
+{
+	static const char *const verbs[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+	const char *q = strchr(path, '?');
+	size_t len = q ? (size_t)(q - path) : strlen(path);
+	size_t n = 0, skip;
+
+	if (strcmp(method, "GET") == 0) {
+		for (size_t i = 0; i < len; i++)
+			n += path[i] == '/' && i + 1 < len && path[i + 1] != '/';
+		skip = strncmp(path, "/apis/", 6) == 0 ? 3 : strncmp(path, "/api/", 5) == 0 ? 2 : n;
+		if (n > skip + 2 && strstr(path, "/namespaces/") &&
+		    (size_t)(strstr(path, "/namespaces/") - path) < len)
+			skip += 2;
+		return n == skip + 1 ? "LIST" : "GET";
+	}
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(method, verbs[i]) == 0)
+			return verbs[i];
+	}
+	return "other";
+}
+
+static void count_request(struct kube_client *c, const char *verb, long code)
+{
+	size_t i;
+
+	pthread_mutex_lock(&c->mu);
+	for (i = 0; i < c->n_kinds; i++) {
+		if (c->kinds[i].code == code && strcmp(c->kinds[i].verb, verb) == 0)
+			break;
+	}
+	if (i == c->n_kinds) {
+		/* The last slot is kept for the pairs that do not fit. */
+		if (c->n_kinds >= KUBE_REQUEST_KINDS - 1) {
+			verb = "other";
+			code = 0;
+			for (i = 0; i < c->n_kinds; i++) {
+				if (c->kinds[i].code == 0 && strcmp(c->kinds[i].verb, "other") == 0)
+					break;
+			}
+		}
+		if (i == c->n_kinds && c->n_kinds < KUBE_REQUEST_KINDS)
+			c->kinds[c->n_kinds++] = (struct request_kind){verb, code, 0};
+	}
+	c->kinds[i].count++;
+	pthread_mutex_unlock(&c->mu);
+}
+
 /* One attempt of a request; *retry_after is the server's Retry-After in seconds, or 0. */
 static enum fs_rc perform_once(struct kube_response *resp, struct kube_client *c,
                                const struct kube_request *req, const char *url, const char *what,
@@ -660,6 +719,7 @@ static enum fs_rc perform_once(struct kube_response *resp, struct kube_client *c
 	atomic_fetch_add(&c->n_requests, 1);
 	*code = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	count_request(c, kube_request_verb(req->method, req->path), resp->status);
 	if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &after) == CURLE_OK && after > 0)
 		*retry_after =
 		    after > RETRY_AFTER_MAX_SECONDS ? RETRY_AFTER_MAX_SECONDS : (long)after;
@@ -977,6 +1037,7 @@ enum fs_rc kube_watch(struct kube_client *c, const char *path, const struct kube
 	code = curl_easy_perform(h);
 	if (w.http_status == 0)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &w.http_status);
+	count_request(c, "WATCH", w.http_status);
 	if (w.overflow) {
 		rc = fs_fail(err, FS_ETOOLARGE, "%s: an event larger than %zu bytes", what,
 		             w.line.max);
@@ -1092,4 +1153,19 @@ void kube_client_stats(struct kube_client_stats *out, struct kube_client *c)
 	out->retries = atomic_load(&c->n_retries);
 	out->throttled = atomic_load(&c->n_throttled);
 	out->exec_calls = atomic_load(&c->n_exec);
+}
+
+void kube_client_requests(struct kube_client *c,
+                          void (*fn)(void *ctx, const char *verb, long code, unsigned long count),
+                          void *ctx)
+{
+	struct request_kind copy[KUBE_REQUEST_KINDS];
+	size_t n;
+
+	pthread_mutex_lock(&c->mu);
+	n = c->n_kinds;
+	memcpy(copy, c->kinds, n * sizeof(copy[0]));
+	pthread_mutex_unlock(&c->mu);
+	for (size_t i = 0; i < n; i++)
+		fn(ctx, copy[i].verb, copy[i].code, copy[i].count);
 }

@@ -176,6 +176,21 @@ struct kube_client_stats {
 void kube_client_stats(struct kube_client_stats *out, struct kube_client *c);
 
 /*
+ * Calls `fn` with each (verb, HTTP code, count) the client has seen: verbs
+ * GET, LIST, WATCH, POST, PUT, PATCH, DELETE; code 0 when no answer came.
+ * At most KUBE_REQUEST_KINDS pairs are kept; later new pairs count under
+ * ("other", 0).
+ */
+#define KUBE_REQUEST_KINDS 64
+
+/* The verb of a request as Kubernetes counts it: a GET of a collection is LIST (static storage). */
+const char *kube_request_verb(const char *method, const char *path);
+
+void kube_client_requests(struct kube_client *c,
+                          void (*fn)(void *ctx, const char *verb, long code, unsigned long count),
+                          void *ctx);
+
+/*
  * Turns a Kubernetes Status object (or any error body) with its HTTP status
  * into an error: rc mapped from the code, msg "<what>: <code> <reason>:
  * <message>". Returns the rc.

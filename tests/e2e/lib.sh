@@ -53,7 +53,7 @@ new_namespace() {
 free_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768+)
 		ss -Htln "sport = :$p" | grep -q . || {
 			echo "$p"
 			return

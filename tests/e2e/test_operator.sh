@@ -2,14 +2,21 @@
 # load-gen: it scales Deployments through /scale, explains itself in status,
 # Events and /metrics, respects DryRun, and isolates an invalid spec.
 
-# Starts the operator for namespace $1; sets OP_PORT, OP_PID.
+# Starts the operator for namespace $1; sets OP_PORT, OP_PID. A port taken
+# between the check and the bind (other tests run too) is tried again.
 start_operator() {
-	OP_PORT=$(free_port)
-	"$FORESIGHT" run --namespace "$1" --prometheus-url "$PROM_URL" \
-		--listen "127.0.0.1:$OP_PORT" --log-level debug "${@:2}" >"$WORK/operator.log" 2>&1 &
-	OP_PID=$!
-	echo $OP_PID >>"$WORK/pids"
-	wait_until 30 'curl -sf "http://127.0.0.1:$OP_PORT/readyz" >/dev/null'
+	local attempt
+	for attempt in 1 2 3; do
+		OP_PORT=$(free_port)
+		"$FORESIGHT" run --namespace "$1" --prometheus-url "$PROM_URL" \
+			--listen "127.0.0.1:$OP_PORT" --log-level debug "${@:2}" >"$WORK/operator.log" 2>&1 &
+		OP_PID=$!
+		echo $OP_PID >>"$WORK/pids"
+		wait_until 30 'curl -sf "http://127.0.0.1:$OP_PORT/readyz" >/dev/null || ! kill -0 $OP_PID'
+		kill -0 "$OP_PID" 2>/dev/null && return 0
+		grep -q "cannot listen" "$WORK/operator.log" || fail "the operator exited: $(tail -5 "$WORK/operator.log")"
+	done
+	fail "no free port for the operator in 3 attempts"
 }
 
 # A ForecastScaler on Deployment $2 reading gauge $3 with 100 per replica.
@@ -187,4 +194,79 @@ test_two_operators_with_leader_election() {
 	wait_until 3 '[ "$(leader_of $p3)" = 1 ]'
 	echo "took over $((SECONDS - t0))s after SIGTERM"
 	wait "$leader_pid" || fail "the leader exited with status $? on SIGTERM"
+}
+
+test_prometheus_outage_falls_back_and_recovers() {
+	local ns prom_pid
+	trap stop_started RETURN
+	setup_operator_env
+	ns=$(new_namespace)
+	echo 420 >"$LOAD_DIR/svc_rps"
+	"$KUBECTL" -n "$ns" create deployment svc --image=nginx --replicas=1 >/dev/null
+	wait_until 20 '[ -n "$(curl -sf "$PROM_URL/api/v1/query?query=svc_rps" | jq -r ".data.result[0].value[1] // empty")" ]'
+	apply_scaler "$ns" svc svc_rps Auto "  fallback: {failureThreshold: 2, action: Replicas, replicas: 3}"
+	start_operator "$ns"
+	wait_until 30 '[ "$(replicas_of "$ns" svc)" = 5 ]'
+	# Prometheus stops: no value is read as zero; after two failures the fallback applies.
+	prom_pid=$(cat "$WORK/prometheus.pid")
+	kill "$prom_pid"
+	wait_until 30 '[ "$(fs_field "$ns" svc "{.status.conditions[?(@.type==\"FallbackActive\")].status}")" = True ]'
+	fs_field "$ns" svc '{.status.conditions[?(@.type=="FallbackActive")].message}'
+	echo
+	wait_until 30 '[ "$(replicas_of "$ns" svc)" = 3 ]'
+	assert_eq "$(fs_field "$ns" svc '{.status.conditions[?(@.type=="ScalingActive")].status}')" False
+	wait_until 20 '"$KUBECTL" -n "$ns" get events.v1.events.k8s.io -o json | jq -e "[.items[] | select(.reason==\"FallbackActive\")] | length > 0"'
+	# Prometheus returns (same data dir): normal scaling resumes.
+	prometheus --config.file "$WORK/prometheus.yml" --storage.tsdb.path "$WORK/prom" \
+		--web.listen-address "127.0.0.1:$PROM_PORT" >>"$WORK/prometheus.log" 2>&1 &
+	echo $! >>"$WORK/pids"
+	wait_until 60 '[ "$(fs_field "$ns" svc "{.status.conditions[?(@.type==\"FallbackActive\")].status}")" = False ]'
+	wait_until 30 '[ "$(replicas_of "$ns" svc)" = 5 ]'
+}
+
+test_two_metrics_the_larger_need_wins_within_bounds() {
+	local ns
+	trap stop_started RETURN
+	setup_operator_env
+	ns=$(new_namespace)
+	echo 250 >"$LOAD_DIR/mm_rps"
+	echo 3 >"$LOAD_DIR/mm_queue"
+	"$KUBECTL" -n "$ns" create deployment mm --image=nginx --replicas=2 >/dev/null
+	wait_until 20 '[ -n "$(curl -sf "$PROM_URL/api/v1/query?query=mm_queue" | jq -r ".data.result[0].value[1] // empty")" ]'
+	"$KUBECTL" -n "$ns" apply -f - <<FS
+apiVersion: autoscaling.foresight.dev/v1alpha1
+kind: ForecastScaler
+metadata: {name: mm}
+spec:
+  targetRef: {kind: Deployment, name: mm}
+  minReplicas: 2
+  maxReplicas: 6
+  interval: 2s
+  metrics:
+  - {name: rps, query: 'sum(mm_rps)', targetPerReplica: 100}
+  - {name: queue, query: 'sum(mm_queue)', targetPerReplica: 1}
+  forecast: {model: None}
+  behavior:
+    scaleDown: {stabilizationWindowSeconds: 0}
+FS
+	start_operator "$ns"
+	# rps needs 3, queue needs 3: 3.
+	wait_until 30 '[ "$(replicas_of "$ns" mm)" = 3 ]'
+	# queue needs 5: the larger need wins.
+	echo 5 >"$LOAD_DIR/mm_queue"
+	wait_until 30 '[ "$(replicas_of "$ns" mm)" = 5 ]'
+	# rps needs 9: capped at maxReplicas 6, and the status says so.
+	echo 900 >"$LOAD_DIR/mm_rps"
+	wait_until 30 '[ "$(replicas_of "$ns" mm)" = 6 ]'
+	wait_until 20 '[ "$(fs_field "$ns" mm "{.status.decision.limitedBy}")" = MaxReplicas ]'
+	assert_eq "$(fs_field "$ns" mm '{.status.decision.recommendedReplicas}')" 9 "recommended"
+	# Both fall: floored at minReplicas 2.
+	echo 10 >"$LOAD_DIR/mm_rps"
+	echo 0 >"$LOAD_DIR/mm_queue"
+	wait_until 40 '[ "$(replicas_of "$ns" mm)" = 2 ]'
+	wait_until 20 '[ "$(fs_field "$ns" mm "{.status.decision.limitedBy}")" = MinReplicas ]'
+	curl -sf "http://127.0.0.1:$OP_PORT/metrics" >"$WORK/metrics.txt"
+	promtool check metrics <"$WORK/metrics.txt"
+	assert_contains "$(cat "$WORK/metrics.txt")" 'foresight_kube_api_requests_total{verb="PATCH",code="200"}'
+	assert_contains "$(cat "$WORK/metrics.txt")" 'foresight_kube_api_requests_total{verb="LIST",code="200"}'
 }

@@ -57,7 +57,6 @@ static void parses_every_field(void **state)
 	assert_float_equal(s.history, 7 * 86400, 0);
 	assert_float_equal(s.season, 86400, 0);
 	assert_float_equal(s.scale.lead_time, 180, 0);
-	assert_false(s.lead_time_auto);
 	assert_float_equal(s.quantile, 0.95, 0);
 	assert_float_equal(s.scale.max_error, 0.25, 0);
 	assert_int_equal(s.scale.behavior.up.stabilization_window_seconds, 30);
@@ -142,6 +141,9 @@ static void invalid_fields_are_named(void **state)
 	               "spec.metrics[1].onEmpty: must be one of Hold, Zero, Error");
 	expect_invalid("\"season\":\"1d\"", "\"season\":\"5d\"",
 	               "spec.forecast.season: the history must hold two seasons");
+	expect_invalid(
+	    "\"leadTime\":\"3m\"", "\"leadTime\":\"auto\"",
+	    "spec.forecast.leadTime: auto (learning the pods' start time) is not available");
 	expect_invalid("\"quantile\":0.95", "\"quantile\":1.5",
 	               "spec.forecast.quantile: must be between 0.5 and 0.999");
 	expect_invalid("\"periodSeconds\":60", "\"periodSeconds\":0",

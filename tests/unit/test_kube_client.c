@@ -54,11 +54,34 @@ static void status_bodies_become_errors(void **state)
 	assert_string_equal(err.msg, "GET p: HTTP 500: <html>oops</html>");
 }
 
+static void verbs_are_counted_as_kubernetes_does(void **state)
+{
+	(void)state;
+	assert_string_equal(kube_request_verb("GET", "/api/v1/pods"), "LIST");
+	assert_string_equal(kube_request_verb("GET", "/api/v1/namespaces"), "LIST");
+	assert_string_equal(kube_request_verb("GET", "/api/v1/namespaces/ns"), "GET");
+	assert_string_equal(kube_request_verb("GET", "/api/v1/namespaces/ns/configmaps?limit=500"),
+	                    "LIST");
+	assert_string_equal(kube_request_verb("GET", "/api/v1/namespaces/ns/configmaps/x"), "GET");
+	assert_string_equal(kube_request_verb("GET", "/api/v1/nodes/n1"), "GET");
+	assert_string_equal(
+	    kube_request_verb("GET", "/apis/apps/v1/namespaces/ns/deployments/web/scale"), "GET");
+	assert_string_equal(kube_request_verb("GET", "/apis/autoscaling.foresight.dev/v1alpha1/"
+	                                             "forecastscalers"),
+	                    "LIST");
+	assert_string_equal(kube_request_verb("GET", "/apis/apps/v1"), "GET");
+	assert_string_equal(kube_request_verb("GET", "/version"), "GET");
+	assert_string_equal(kube_request_verb("PATCH", "/api/v1/namespaces/ns/pods/p/status"),
+	                    "PATCH");
+	assert_string_equal(kube_request_verb("OPTIONS", "/"), "other");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(retries_only_what_can_pass_and_not_twice),
 	    cmocka_unit_test(status_bodies_become_errors),
+	    cmocka_unit_test(verbs_are_counted_as_kubernetes_does),
 	};
 
 	return cmocka_run_group_tests_name("kube_client", tests, NULL, NULL);
