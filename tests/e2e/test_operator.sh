@@ -72,6 +72,11 @@ test_operator_scales_on_load_and_explains_why() {
 	assert_contains "$out" "TARGET"
 	assert_contains "$out" "LIMITED-BY"
 	wait_until 20 '"$KUBECTL" -n "$ns" get events.v1.events.k8s.io -o json | jq -e "[.items[] | select(.reason==\"ScaledUp\")] | length > 0"'
+	out=$("$KUBECTL" -n "$ns" describe fs web)
+	echo "$out" | tail -20
+	assert_contains "$out" "ScaledUp"
+	assert_contains "$out" "Scaled Deployment/web from 1 to 3"
+	assert_contains "$out" "ScalingActive"
 	# The load falls: it scales down (no stabilisation window in this spec).
 	echo 40 >"$LOAD_DIR/web_rps"
 	wait_until 40 '[ "$(replicas_of "$ns" web)" = 1 ]'
@@ -269,4 +274,50 @@ FS
 	promtool check metrics <"$WORK/metrics.txt"
 	assert_contains "$(cat "$WORK/metrics.txt")" 'foresight_kube_api_requests_total{verb="PATCH",code="200"}'
 	assert_contains "$(cat "$WORK/metrics.txt")" 'foresight_kube_api_requests_total{verb="LIST",code="200"}'
+}
+
+test_any_kind_with_a_scale_subresource() {
+	local ns
+	trap stop_started RETURN
+	setup_operator_env
+	ns=$(new_namespace)
+	echo 330 >"$LOAD_DIR/db_rps"
+	"$KUBECTL" -n "$ns" apply -f - >/dev/null <<STS
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 1
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: postgres}]}
+STS
+	wait_until 20 '[ -n "$(curl -sf "$PROM_URL/api/v1/query?query=db_rps" | jq -r ".data.result[0].value[1] // empty")" ]'
+	"$KUBECTL" -n "$ns" apply -f - <<FS
+apiVersion: autoscaling.foresight.dev/v1alpha1
+kind: ForecastScaler
+metadata: {name: db}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: StatefulSet, name: db}
+  maxReplicas: 8
+  interval: 2s
+  metrics: [{name: rps, query: 'sum(db_rps)', targetPerReplica: 100}]
+  forecast: {model: None}
+FS
+	"$KUBECTL" -n "$ns" apply -f - <<FS
+apiVersion: autoscaling.foresight.dev/v1alpha1
+kind: ForecastScaler
+metadata: {name: nope}
+spec:
+  targetRef: {apiVersion: v1, kind: ConfigMap, name: whatever}
+  maxReplicas: 8
+  metrics: [{name: rps, query: 'sum(db_rps)', targetPerReplica: 100}]
+FS
+	start_operator "$ns"
+	wait_until 30 '[ "$("$KUBECTL" -n "$ns" get statefulset db -o jsonpath="{.spec.replicas}")" = 4 ]'
+	wait_until 20 '[ "$(fs_field "$ns" nope "{.status.conditions[?(@.type==\"Ready\")].reason}")" = InvalidSpec ]'
+	assert_contains "$(fs_field "$ns" nope '{.status.conditions[?(@.type=="Ready")].message}')" \
+		"spec.targetRef.kind: v1 has no kind ConfigMap with a /scale subresource"
 }
