@@ -28,6 +28,7 @@
 #define RETRY_INVALID_MS  60000 /* an invalid spec is looked at again after a minute */
 #define N_CONDITIONS      6
 #define SECRET_MAX        (64u << 10)
+#define SECRET_REREAD_S   300 /* Secrets rotate: re-read them this often */
 
 static const char *const condition_types[N_CONDITIONS] = {
     "Ready", "AbleToScale", "ScalingActive", "ScalingLimited", "ForecastReady", "FallbackActive",
@@ -76,6 +77,7 @@ struct scaler {
 	struct metric_state m[CTRL_METRICS_MAX];
 	struct prom_client *prom;
 	int64_t prom_generation;
+	double prom_made_at; /* monotonic seconds */
 	struct condition cond[N_CONDITIONS];
 	char *last_status; /* JSON of the status last written, to write only changes */
 	char last_scale_time[32];
@@ -451,7 +453,9 @@ static enum fs_rc scaler_prom(struct ctrl *c, struct scaler *s, const struct ctr
 	char header_lines[CTRL_HEADERS_MAX][512];
 	enum fs_rc rc = FS_OK;
 
-	if (s->prom && s->prom_generation == sp->generation)
+	/* Secrets rotate: their values are read again every few minutes. */
+	if (s->prom && s->prom_generation == sp->generation &&
+	    clock_mono_s() - s->prom_made_at < SECRET_REREAD_S)
 		return FS_OK;
 	prom_client_opts_init(&po);
 	po.url = sp->prom_url ? sp->prom_url : c->prometheus_url;
@@ -491,8 +495,10 @@ static enum fs_rc scaler_prom(struct ctrl *c, struct scaler *s, const struct ctr
 	prom_client_free(s->prom);
 	s->prom = NULL;
 	rc = prom_client_new(&s->prom, &po, err);
-	if (rc == FS_OK)
+	if (rc == FS_OK) {
 		s->prom_generation = sp->generation;
+		s->prom_made_at = clock_mono_s();
+	}
 out:
 	wipe_free(token, token_len);
 	wipe_free(user, user_len);
@@ -1011,9 +1017,20 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		set_condition(s, C_ABLE, true, "SucceededGetScale",
 		              "the target's /scale can be read", now);
 	}
-	if (ev->d.metrics_failed)
-		set_condition(s, C_ACTIVE, false, "FailedGetMetrics", ev->d.reason, now);
-	else
+	if (ev->d.metrics_failed) {
+		/* The first failure in full: the decision's reason is a short sentence. */
+		const char *cause = ev->d.reason;
+
+		for (size_t i = 0; i < ev->spec.n_metrics; i++) {
+			if (metrics[i].sample == SCALE_SAMPLE_ERROR && metrics[i].error) {
+				str_fmt(msg, sizeof(msg), "metric %s: %s", metrics[i].name,
+				        metrics[i].error);
+				cause = msg;
+				break;
+			}
+		}
+		set_condition(s, C_ACTIVE, false, "FailedGetMetrics", cause, now);
+	} else
 		set_condition(s, C_ACTIVE, true, "ValidMetricFound", ev->d.reason, now);
 	{
 		enum scale_limit l = ev->d.clamped_by;

@@ -321,3 +321,71 @@ FS
 	assert_contains "$(fs_field "$ns" nope '{.status.conditions[?(@.type=="Ready")].message}')" \
 		"spec.targetRef.kind: v1 has no kind ConfigMap with a /scale subresource"
 }
+
+test_prometheus_credentials_come_from_secrets() {
+	local ns tls="$WORK/tls" hash
+	trap stop_started RETURN
+	install_crds
+	start_load_gen
+	mkdir -p "$tls" "$WORK/prom"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=prom-ca" \
+		-keyout "$tls/ca.key" -out "$tls/ca.crt" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+		-keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+	printf 'subjectAltName=IP:127.0.0.1\n' >"$tls/ext"
+	openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" \
+		-CAcreateserial -days 1 -extfile "$tls/ext" -out "$tls/server.crt" 2>/dev/null
+	# bcrypt of "s3cret-pw".
+	# shellcheck disable=SC2016 # a literal hash, not an expansion
+	hash='$2b$12$AY8mJ1SC4CCgFZBay4If4.agSPCi6cYsG.U.o1f3v9LULDCEXrLV.'
+	printf 'tls_server_config:\n  cert_file: %s\n  key_file: %s\nbasic_auth_users:\n  ops: %s\n' \
+		"$tls/server.crt" "$tls/server.key" "$hash" >"$tls/web.yml"
+	PROM_PORT=$(free_port)
+	cat >"$WORK/prometheus.yml" <<PROMCFG
+global: {scrape_interval: 1s}
+scrape_configs:
+- job_name: load
+  static_configs: [{targets: ["127.0.0.1:$LOAD_PORT"]}]
+PROMCFG
+	prometheus --config.file "$WORK/prometheus.yml" --storage.tsdb.path "$WORK/prom" \
+		--web.listen-address "127.0.0.1:$PROM_PORT" --web.config.file "$tls/web.yml" \
+		>"$WORK/prometheus.log" 2>&1 &
+	echo $! >>"$WORK/pids"
+	wait_until 30 'curl -sf --cacert "$tls/ca.crt" -u ops:s3cret-pw "https://127.0.0.1:$PROM_PORT/-/ready"'
+	echo 275 >"$LOAD_DIR/sec_rps"
+	ns=$(new_namespace)
+	"$KUBECTL" -n "$ns" create secret generic prom-auth --from-literal=user=ops \
+		--from-literal=password=s3cret-pw --from-file=ca.crt="$tls/ca.crt" >/dev/null
+	"$KUBECTL" -n "$ns" create deployment sec --image=nginx --replicas=1 >/dev/null
+	wait_until 20 '[ -n "$(curl -sf --cacert "$tls/ca.crt" -u ops:s3cret-pw "https://127.0.0.1:$PROM_PORT/api/v1/query?query=sec_rps" | jq -r ".data.result[0].value[1] // empty")" ]'
+	"$KUBECTL" -n "$ns" apply -f - <<FS
+apiVersion: autoscaling.foresight.dev/v1alpha1
+kind: ForecastScaler
+metadata: {name: sec}
+spec:
+  targetRef: {kind: Deployment, name: sec}
+  maxReplicas: 8
+  interval: 2s
+  prometheus:
+    url: https://127.0.0.1:$PROM_PORT
+    basicAuth:
+      username: {name: prom-auth, key: user}
+      password: {name: prom-auth, key: password}
+    tls: {caSecretRef: {name: prom-auth, key: ca.crt}}
+  metrics: [{name: rps, query: 'sum(sec_rps)', targetPerReplica: 100}]
+  forecast: {model: None}
+FS
+	# The operator's default Prometheus is unreachable: only the scaler's own one works.
+	PROM_URL=http://127.0.0.1:9
+	start_operator "$ns"
+	wait_until 30 '[ "$(replicas_of "$ns" sec)" = 3 ]'
+	# A wrong password is an error the status names, and no secret is shown.
+	"$KUBECTL" -n "$ns" create secret generic prom-auth --from-literal=user=ops \
+		--from-literal=password=wrong --from-file=ca.crt="$tls/ca.crt" \
+		--dry-run=client -o yaml | "$KUBECTL" -n "$ns" apply -f - >/dev/null
+	"$KUBECTL" -n "$ns" patch fs sec --type merge -p '{"spec":{"interval":"3s"}}'
+	wait_until 30 '[ "$(fs_field "$ns" sec "{.status.conditions[?(@.type==\"ScalingActive\")].status}")" = False ]'
+	assert_contains "$(fs_field "$ns" sec '{.status.conditions[?(@.type=="ScalingActive")].message}')" "401"
+	assert_not_contains "$("$KUBECTL" -n "$ns" get fs sec -o yaml)" "s3cret-pw"
+	assert_not_contains "$(cat "$WORK/operator.log")" "s3cret-pw" "the operator's log"
+}
