@@ -67,7 +67,7 @@ static void usage(FILE *f)
 	      "  --kubeconfig FILE              kubeconfig (default: in-cluster, $KUBECONFIG, "
 	      "~/.kube/config)\n"
 	      "  --context NAME                 kubeconfig context\n"
-	      "  --namespace NS                 watch one namespace (default: all)\n"
+	      "  --namespace NS[,NS...]         watch these namespaces (default: all)\n"
 	      "  --prometheus-url URL           Prometheus for scalers that name none\n"
 	      "  --dry-run                      write nothing to the cluster; print each decision\n"
 	      "  --once                         evaluate every scaler once, print a table, exit\n"

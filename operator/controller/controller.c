@@ -93,7 +93,10 @@ struct ctrl {
 	struct ctrl_opts opts;
 	char *namespace;
 	char *prometheus_url;
-	struct kube_informer *informer;
+	struct kube_informer
+	    *informers[CTRL_NAMESPACES_MAX];    /* one per namespace, or one for all */
+	char *informer_ns[CTRL_NAMESPACES_MAX]; /* NULL: every namespace */
+	size_t n_informers;
 	struct wq *queue;
 	bool workers_running;
 
@@ -886,13 +889,28 @@ static const char *uid_of(json_object *obj)
 	return NULL;
 }
 
+/* The cached scaler `key` ("namespace/name") from the informer of its namespace. */
+static json_object *informer_get(struct ctrl *c, const char *key)
+{
+	const char *slash = strchr(key, '/');
+	size_t ns_len = slash ? (size_t)(slash - key) : 0;
+
+	for (size_t i = 0; i < c->n_informers; i++) {
+		const char *ns = c->informer_ns[i];
+
+		if (!ns || (strlen(ns) == ns_len && strncmp(ns, key, ns_len) == 0))
+			return kube_informer_get(c->informers[i], key);
+	}
+	return NULL;
+}
+
 /*
  * Evaluates one scaler. `ev` receives what happened (for --once). Returns
  * the delay until the next evaluation in ms (0: drop the key).
  */
 static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, struct fs_err *err)
 {
-	json_object *obj = kube_informer_get(c->informer, key);
+	json_object *obj = informer_get(c, key);
 	struct scale_metric metrics[CTRL_METRICS_MAX];
 	struct scale_forecast fcs[CTRL_METRICS_MAX];
 	struct scale_point points[CTRL_METRICS_MAX][64];
@@ -1136,17 +1154,38 @@ enum fs_rc ctrl_new(struct ctrl **out, const struct ctrl_opts *opts, struct fs_e
 	if (rc != FS_OK)
 		goto fail;
 	h.ctx = c;
-	if (c->namespace)
-		str_fmt(path, sizeof(path), GROUP_PATH "/namespaces/%s/forecastscalers",
-		        c->namespace);
-	else
-		str_fmt(path, sizeof(path), GROUP_PATH "/forecastscalers");
 	kube_informer_opts_init(&io);
-	io.path = path;
 	io.name = "forecastscalers";
-	rc = kube_informer_new(&c->informer, opts->kube, &io, &h, err);
-	if (rc != FS_OK)
-		goto fail;
+	io.path = path;
+	if (!c->namespace || !c->namespace[0]) {
+		str_fmt(path, sizeof(path), GROUP_PATH "/forecastscalers");
+		rc = kube_informer_new(&c->informers[0], opts->kube, &io, &h, err);
+		if (rc != FS_OK)
+			goto fail;
+		c->n_informers = 1;
+	} else {
+		char *list = c->namespace, *save = NULL;
+
+		for (char *ns = strtok_r(list, ",", &save); ns; ns = strtok_r(NULL, ",", &save)) {
+			if (c->n_informers == CTRL_NAMESPACES_MAX) {
+				rc = fs_fail(err, FS_EINVAL, "--namespace: at most %d namespaces",
+				             CTRL_NAMESPACES_MAX);
+				goto fail;
+			}
+			str_fmt(path, sizeof(path), GROUP_PATH "/namespaces/%s/forecastscalers",
+			        ns);
+			c->informer_ns[c->n_informers] = ns;
+			rc = kube_informer_new(&c->informers[c->n_informers], opts->kube, &io, &h,
+			                       err);
+			if (rc != FS_OK)
+				goto fail;
+			c->n_informers++;
+		}
+		if (!c->n_informers) {
+			rc = fs_fail(err, FS_EINVAL, "--namespace: no namespace named");
+			goto fail;
+		}
+	}
 	*out = c;
 	return FS_OK;
 fail:
@@ -1156,17 +1195,45 @@ fail:
 
 enum fs_rc ctrl_start(struct ctrl *c, struct fs_err *err)
 {
-	return kube_informer_start(c->informer, err);
+	for (size_t i = 0; i < c->n_informers; i++) {
+		enum fs_rc rc = kube_informer_start(c->informers[i], err);
+
+		if (rc != FS_OK)
+			return rc;
+	}
+	return FS_OK;
 }
 
 bool ctrl_synced(struct ctrl *c)
 {
-	return kube_informer_synced(c->informer);
+	for (size_t i = 0; i < c->n_informers; i++) {
+		if (!kube_informer_synced(c->informers[i]))
+			return false;
+	}
+	return true;
 }
 
 bool ctrl_wait_synced(struct ctrl *c, long timeout_ms)
 {
-	return kube_informer_wait_synced(c->informer, timeout_ms);
+	double deadline = clock_mono_s() + (double)timeout_ms / 1000.0;
+
+	for (size_t i = 0; i < c->n_informers; i++) {
+		long left = (long)((deadline - clock_mono_s()) * 1000.0);
+
+		if (!kube_informer_wait_synced(c->informers[i], left > 0 ? left : 0))
+			return false;
+	}
+	return true;
+}
+
+/* Every cached scaler of every informer, as kube_informer_foreach. */
+static void informers_foreach(struct ctrl *c,
+                              void (*fn)(void *ctx, const char *key, const char *rv,
+                                         const char *json),
+                              void *ctx)
+{
+	for (size_t i = 0; i < c->n_informers; i++)
+		kube_informer_foreach(c->informers[i], fn, ctx);
 }
 
 static void queue_key(void *ctx, const char *key, const char *rv, const char *json)
@@ -1188,7 +1255,7 @@ enum fs_rc ctrl_start_workers(struct ctrl *c, struct fs_err *err)
 	if (rc != FS_OK)
 		return rc;
 	c->workers_running = true;
-	kube_informer_foreach(c->informer, queue_key, c);
+	informers_foreach(c, queue_key, c);
 	return FS_OK;
 }
 
@@ -1222,7 +1289,7 @@ int ctrl_once(struct ctrl *c, FILE *out)
 	struct once_keys k = {NULL, 0};
 	int failed = 0;
 
-	kube_informer_foreach(c->informer, collect_key, &k);
+	informers_foreach(c, collect_key, &k);
 	qsort(k.keys, k.n, sizeof(*k.keys), cmp_keys);
 	fprintf(out, "%-40s %-24s %7s %7s %8s %8s %11s %-12s %s\n", "SCALER", "TARGET", "CURRENT",
 	        "DESIRED", "REACTIVE", "FORECAST", "RECOMMENDED", "LIMITED-BY", "REASON");
@@ -1261,7 +1328,8 @@ void ctrl_free(struct ctrl *c)
 		wq_stop_workers(c->queue);
 		wq_shutdown(c->queue);
 	}
-	kube_informer_free(c->informer);
+	for (size_t i = 0; i < c->n_informers; i++)
+		kube_informer_free(c->informers[i]);
 	wq_free(c->queue);
 	strmap_release(&c->scalers, scaler_free);
 	strmap_release(&c->kinds, free);
@@ -1412,7 +1480,8 @@ static void render_scaler(void *ctx, const char *key, void *value)
 enum fs_rc ctrl_render_metrics(struct ctrl *c, struct buf *out, struct fs_err *err)
 {
 	struct render r = {out, FS_OK, err, 0};
-	struct kube_informer_stats is;
+	struct kube_informer_stats is, total;
+	size_t cached = 0;
 	unsigned long buckets[10], count, errors;
 	double sum;
 
@@ -1445,7 +1514,13 @@ enum fs_rc ctrl_render_metrics(struct ctrl *c, struct buf *out, struct fs_err *e
 	       "# TYPE foresight_reconcile_errors_total counter\n"
 	       "foresight_reconcile_errors_total %lu\n",
 	       errors);
-	kube_informer_stats(&is, c->informer);
+	memset(&total, 0, sizeof(total));
+	for (size_t i = 0; i < c->n_informers; i++) {
+		kube_informer_stats(&is, c->informers[i]);
+		total.relists_gone += is.relists_gone;
+		total.lists += is.lists;
+		cached += kube_informer_len(c->informers[i]);
+	}
 	APPEND(&r,
 	       "# HELP foresight_informer_relists_total LISTs of ForecastScalers, by cause.\n"
 	       "# TYPE foresight_informer_relists_total counter\n"
@@ -1454,6 +1529,6 @@ enum fs_rc ctrl_render_metrics(struct ctrl *c, struct buf *out, struct fs_err *e
 	       "# HELP foresight_scalers ForecastScalers in the cache.\n"
 	       "# TYPE foresight_scalers gauge\n"
 	       "foresight_scalers %zu\n",
-	       is.relists_gone, is.lists, kube_informer_len(c->informer));
+	       total.relists_gone, total.lists, cached);
 	return r.rc;
 }

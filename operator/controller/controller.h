@@ -44,10 +44,12 @@
 
 struct ctrl;
 
+#define CTRL_NAMESPACES_MAX 64
+
 struct ctrl_opts {
 	struct kube_client *kube;         /* borrowed; outlives the controller */
 	struct events *events;            /* borrowed; NULL: no Events (--dry-run) */
-	const char *namespace;            /* watch one namespace; NULL: all */
+	const char *namespace;            /* watch these (comma-separated); NULL or "": all */
 	const char *prometheus_url;       /* the default for scalers that name none */
 	bool dry_run;                     /* write nothing to the cluster; log decisions */
 	unsigned workers;                 /* --max-concurrent-reconciles; default 4 */

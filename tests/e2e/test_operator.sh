@@ -389,3 +389,43 @@ FS
 	assert_not_contains "$("$KUBECTL" -n "$ns" get fs sec -o yaml)" "s3cret-pw"
 	assert_not_contains "$(cat "$WORK/operator.log")" "s3cret-pw" "the operator's log"
 }
+
+test_paused_mode_leaves_the_target_alone() {
+	local ns
+	trap stop_started RETURN
+	setup_operator_env
+	ns=$(new_namespace)
+	echo 800 >"$LOAD_DIR/pz_rps"
+	"$KUBECTL" -n "$ns" create deployment pz --image=nginx --replicas=2 >/dev/null
+	wait_until 20 '[ -n "$(curl -sf "$PROM_URL/api/v1/query?query=pz_rps" | jq -r ".data.result[0].value[1] // empty")" ]'
+	apply_scaler "$ns" pz pz_rps Paused
+	start_operator "$ns"
+	wait_until 30 '[ "$(fs_field "$ns" pz "{.status.decision.limitedBy}")" = Paused ]'
+	assert_eq "$(fs_field "$ns" pz '{.status.decision.recommendedReplicas}')" 8 "recommended"
+	assert_eq "$(fs_field "$ns" pz '{.status.desiredReplicas}')" 2 "desired"
+	sleep 4
+	assert_eq "$(replicas_of "$ns" pz)" 2 "replicas"
+	# Back to Auto: it scales.
+	"$KUBECTL" -n "$ns" patch fs pz --type merge -p '{"spec":{"mode":"Auto"}}'
+	wait_until 30 '[ "$(replicas_of "$ns" pz)" -gt 2 ]'
+}
+
+test_several_namespaces_are_watched() {
+	local a b c
+	trap stop_started RETURN
+	setup_operator_env
+	a=$(new_namespace)
+	b=$(new_namespace)
+	c=$(new_namespace)
+	echo 300 >"$LOAD_DIR/ns_rps"
+	for ns in "$a" "$b" "$c"; do
+		"$KUBECTL" -n "$ns" create deployment app --image=nginx --replicas=1 >/dev/null
+		apply_scaler "$ns" app ns_rps Auto
+	done
+	wait_until 20 '[ -n "$(curl -sf "$PROM_URL/api/v1/query?query=ns_rps" | jq -r ".data.result[0].value[1] // empty")" ]'
+	start_operator "$a,$b"
+	wait_until 30 '[ "$(replicas_of "$a" app)" = 3 ] && [ "$(replicas_of "$b" app)" = 3 ]'
+	# The third namespace is not watched: not touched.
+	assert_eq "$(replicas_of "$c" app)" 1 "replicas outside the watched namespaces"
+	assert_eq "$(fs_field "$c" app '{.status}')" "" "status outside the watched namespaces"
+}
