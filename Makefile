@@ -10,6 +10,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 	-Wmissing-declarations -Wjump-misses-init -Wlogical-op -Wduplicated-cond -Wduplicated-branches
 
 # SANITIZE=address,undefined builds everything with those sanitizers, in its own tree.
+comma := ,
 SANITIZE ?=
 ifeq ($(SANITIZE),)
 VARIANT  := release
@@ -20,7 +21,6 @@ VARIANT  := san-$(subst $(comma),-,$(SANITIZE))
 OPT      := -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
 BINDIR   := build/$(VARIANT)/bin
 endif
-comma := ,
 
 BUILD    := build/$(VARIANT)
 CFLAGS   += -std=c11 -g $(OPT) $(WARN) -D_GNU_SOURCE -DFORESIGHT_VERSION='"$(VERSION)"' \
