@@ -104,3 +104,12 @@ stop_started() {
 	while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$WORK/pids"
 	rm -f "$WORK/pids"
 }
+
+# Waits until Prometheus ($PROM_URL) has a sample for QUERY.
+wait_for_series() { # query [curl options]
+	local q=$1
+	shift
+	local opts="$*"
+	# shellcheck disable=SC2086 # curl options are split on purpose
+	wait_until 20 '[ -n "$(curl -sf $opts "$PROM_URL/api/v1/query?query=$q" | jq -r ".data.result[0].value[1] // empty")" ]'
+}

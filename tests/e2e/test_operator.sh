@@ -56,7 +56,7 @@ test_operator_scales_on_load_and_explains_why() {
 	ns=$(new_namespace)
 	echo 250 >"$LOAD_DIR/web_rps"
 	"$KUBECTL" -n "$ns" create deployment web --image=nginx --replicas=1 >/dev/null
-	wait_until 20 '[ -n "$(curl -sf "$PROM_URL/api/v1/query?query=web_rps" | jq -r ".data.result[0].value[1] // empty")" ]'
+	wait_for_series web_rps
 	apply_scaler "$ns" web web_rps Auto
 	start_operator "$ns"
 	wait_until 30 '[ "$(replicas_of "$ns" web)" = 3 ]'
@@ -97,7 +97,7 @@ test_dry_run_mode_never_scales_but_reports() {
 	ns=$(new_namespace)
 	echo 500 >"$LOAD_DIR/api_rps"
 	"$KUBECTL" -n "$ns" create deployment api --image=nginx --replicas=1 >/dev/null
-	wait_until 20 '[ -n "$(curl -sf "$PROM_URL/api/v1/query?query=api_rps" | jq -r ".data.result[0].value[1] // empty")" ]'
+	wait_for_series api_rps
 	apply_scaler "$ns" api api_rps DryRun
 	start_operator "$ns"
 	wait_until 30 '[ "$(fs_field "$ns" api "{.status.desiredReplicas}")" = 1 ]'
@@ -144,7 +144,7 @@ test_dry_run_flag_writes_nothing_and_prints_a_table() {
 	echo 720 >"$LOAD_DIR/shop_rps"
 	"$KUBECTL" -n "$ns" create deployment shop --image=nginx --replicas=2 >/dev/null
 	apply_scaler "$ns" shop shop_rps Auto
-	wait_until 20 '[ -n "$(curl -sf "$PROM_URL/api/v1/query?query=shop_rps" | jq -r ".data.result[0].value[1] // empty")" ]'
+	wait_for_series shop_rps
 	out=$("$FORESIGHT" run --once --dry-run --namespace "$ns" --prometheus-url "$PROM_URL")
 	echo "$out"
 	assert_contains "$out" "$ns/shop"
@@ -208,7 +208,7 @@ test_prometheus_outage_falls_back_and_recovers() {
 	ns=$(new_namespace)
 	echo 420 >"$LOAD_DIR/svc_rps"
 	"$KUBECTL" -n "$ns" create deployment svc --image=nginx --replicas=1 >/dev/null
-	wait_until 20 '[ -n "$(curl -sf "$PROM_URL/api/v1/query?query=svc_rps" | jq -r ".data.result[0].value[1] // empty")" ]'
+	wait_for_series svc_rps
 	apply_scaler "$ns" svc svc_rps Auto "  fallback: {failureThreshold: 2, action: Replicas, replicas: 3}"
 	start_operator "$ns"
 	wait_until 30 '[ "$(replicas_of "$ns" svc)" = 5 ]'
@@ -237,7 +237,7 @@ test_two_metrics_the_larger_need_wins_within_bounds() {
 	echo 250 >"$LOAD_DIR/mm_rps"
 	echo 3 >"$LOAD_DIR/mm_queue"
 	"$KUBECTL" -n "$ns" create deployment mm --image=nginx --replicas=2 >/dev/null
-	wait_until 20 '[ -n "$(curl -sf "$PROM_URL/api/v1/query?query=mm_queue" | jq -r ".data.result[0].value[1] // empty")" ]'
+	wait_for_series mm_queue
 	"$KUBECTL" -n "$ns" apply -f - <<FS
 apiVersion: autoscaling.foresight.dev/v1alpha1
 kind: ForecastScaler
@@ -294,7 +294,7 @@ spec:
     metadata: {labels: {app: db}}
     spec: {containers: [{name: db, image: postgres}]}
 STS
-	wait_until 20 '[ -n "$(curl -sf "$PROM_URL/api/v1/query?query=db_rps" | jq -r ".data.result[0].value[1] // empty")" ]'
+	wait_for_series db_rps
 	"$KUBECTL" -n "$ns" apply -f - <<FS
 apiVersion: autoscaling.foresight.dev/v1alpha1
 kind: ForecastScaler
@@ -397,7 +397,7 @@ test_paused_mode_leaves_the_target_alone() {
 	ns=$(new_namespace)
 	echo 800 >"$LOAD_DIR/pz_rps"
 	"$KUBECTL" -n "$ns" create deployment pz --image=nginx --replicas=2 >/dev/null
-	wait_until 20 '[ -n "$(curl -sf "$PROM_URL/api/v1/query?query=pz_rps" | jq -r ".data.result[0].value[1] // empty")" ]'
+	wait_for_series pz_rps
 	apply_scaler "$ns" pz pz_rps Paused
 	start_operator "$ns"
 	wait_until 30 '[ "$(fs_field "$ns" pz "{.status.decision.limitedBy}")" = Paused ]'
@@ -422,7 +422,7 @@ test_several_namespaces_are_watched() {
 		"$KUBECTL" -n "$ns" create deployment app --image=nginx --replicas=1 >/dev/null
 		apply_scaler "$ns" app ns_rps Auto
 	done
-	wait_until 20 '[ -n "$(curl -sf "$PROM_URL/api/v1/query?query=ns_rps" | jq -r ".data.result[0].value[1] // empty")" ]'
+	wait_for_series ns_rps
 	start_operator "$a,$b"
 	wait_until 30 '[ "$(replicas_of "$a" app)" = 3 ] && [ "$(replicas_of "$b" app)" = 3 ]'
 	# The third namespace is not watched: not touched.

@@ -172,8 +172,7 @@ int main(int argc, char **argv)
 
 	snprintf(path, sizeof(path), "%s/namespaces/%s/%s/%s", kind->api_prefix, ns, kind->plural,
 	         name);
-	if (kube_config_load(&cfg, &copts, &err) != FS_OK ||
-	    kube_client_new(&client, cfg, NULL, &err) != FS_OK ||
+	if (kube_connect(&cfg, &client, &copts, NULL, &err) != FS_OK ||
 	    kube_get(&obj, client, path, &err) != FS_OK) {
 		log_error("kube-event-probe: %s", err.msg);
 		goto out;
