@@ -98,8 +98,20 @@ PROMCFG
 	wait_until 30 'curl -sf "$PROM_URL/-/ready" >/dev/null'
 }
 
-# Kills every process a test started with start_* (call from a RETURN trap).
+# Runs a command when the test ends, passed or failed (the harness calls
+# stop_started on exit).
+defer() { # 'command'
+	echo "$1" >>"$WORK/deferred"
+}
+
+# Runs what was deferred, then kills every process a test started with
+# start_* (their pids are in $WORK/pids). The harness calls it when a test
+# ends; a test may call it earlier.
 stop_started() {
+	if [ -f "$WORK/deferred" ]; then
+		while read -r cmd; do eval "$cmd" >/dev/null 2>&1 || true; done <"$WORK/deferred"
+		rm -f "$WORK/deferred"
+	fi
 	[ -f "$WORK/pids" ] || return 0
 	while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$WORK/pids"
 	rm -f "$WORK/pids"

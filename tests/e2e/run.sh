@@ -56,6 +56,8 @@ for file in "$here"/test_*.sh; do
 			[ -z "${E2E_TRACE:-}" ] || set -x
 			# shellcheck source=/dev/null
 			source "$here/lib.sh"
+			# Whatever the test started is stopped, also when it fails half-way.
+			trap stop_started EXIT
 			# shellcheck source=/dev/null
 			source "$file"
 			"$name"

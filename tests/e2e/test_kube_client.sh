@@ -25,7 +25,9 @@ test_informer_recovers_from_apiserver_kill() {
 	"$PROBE" informer --path "/api/v1/namespaces/$ns/configmaps" --out "$cache" \
 		2>"$WORK/probe.log" &
 	probe_pid=$!
-	trap 'kill $probe_pid 2>/dev/null || true; "$REPO/hack/control-plane.sh" apiserver kill apiserver-b 2>/dev/null || true; "$REPO/hack/control-plane.sh" apiserver start >/dev/null 2>&1 || true' RETURN
+	echo "$probe_pid" >>"$WORK/pids"
+	defer '"$REPO/hack/control-plane.sh" apiserver kill apiserver-b'
+	defer '"$REPO/hack/control-plane.sh" apiserver start'
 	wait_until 20 '[ "$(probe_cache "$cache" | wc -l)" = 20 ]'
 	[ "$(probe_cache "$cache")" = "$(fresh_list "$ns")" ] || fail "initial cache differs from LIST"
 
@@ -166,7 +168,7 @@ test_in_cluster_config_from_env_and_files() {
 test_requests_are_retried_while_the_apiserver_restarts() {
 	local ns out probe_pid
 	ns=$(new_namespace)
-	trap '"$REPO/hack/control-plane.sh" apiserver start >/dev/null 2>&1 || true' RETURN
+	defer '"$REPO/hack/control-plane.sh" apiserver start'
 	"$REPO/hack/control-plane.sh" apiserver kill
 	# Refused connections are retried with capped backoff (up to 10 s a wait).
 	"$PROBE" get --path "/api/v1/namespaces/$ns/configmaps" --retries 8 >"$WORK/get.out" 2>&1 &

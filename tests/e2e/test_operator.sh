@@ -51,7 +51,6 @@ setup_operator_env() {
 
 test_operator_scales_on_load_and_explains_why() {
 	local ns out
-	trap stop_started RETURN
 	setup_operator_env
 	ns=$(new_namespace)
 	echo 250 >"$LOAD_DIR/web_rps"
@@ -92,7 +91,6 @@ test_operator_scales_on_load_and_explains_why() {
 
 test_dry_run_mode_never_scales_but_reports() {
 	local ns
-	trap stop_started RETURN
 	setup_operator_env
 	ns=$(new_namespace)
 	echo 500 >"$LOAD_DIR/api_rps"
@@ -109,7 +107,6 @@ test_dry_run_mode_never_scales_but_reports() {
 
 test_invalid_spec_is_reported_and_others_go_on() {
 	local ns
-	trap stop_started RETURN
 	setup_operator_env
 	ns=$(new_namespace)
 	echo 250 >"$LOAD_DIR/good_rps"
@@ -138,7 +135,6 @@ test_invalid_spec_is_reported_and_others_go_on() {
 
 test_dry_run_flag_writes_nothing_and_prints_a_table() {
 	local ns out
-	trap stop_started RETURN
 	setup_operator_env
 	ns=$(new_namespace)
 	echo 720 >"$LOAD_DIR/shop_rps"
@@ -168,7 +164,6 @@ lease_holder() {
 
 test_two_operators_with_leader_election() {
 	local ns p1 p2 pid1 pid2 leader_pid other_port t0 pid3 p3
-	trap stop_started RETURN
 	install_crds
 	ns=$(new_namespace)
 	PROM_URL=http://127.0.0.1:9 # no scaler here: only the election matters
@@ -203,7 +198,6 @@ test_two_operators_with_leader_election() {
 
 test_prometheus_outage_falls_back_and_recovers() {
 	local ns prom_pid
-	trap stop_started RETURN
 	setup_operator_env
 	ns=$(new_namespace)
 	echo 420 >"$LOAD_DIR/svc_rps"
@@ -231,7 +225,6 @@ test_prometheus_outage_falls_back_and_recovers() {
 
 test_two_metrics_the_larger_need_wins_within_bounds() {
 	local ns
-	trap stop_started RETURN
 	setup_operator_env
 	ns=$(new_namespace)
 	echo 250 >"$LOAD_DIR/mm_rps"
@@ -278,7 +271,6 @@ FS
 
 test_any_kind_with_a_scale_subresource() {
 	local ns
-	trap stop_started RETURN
 	setup_operator_env
 	ns=$(new_namespace)
 	echo 330 >"$LOAD_DIR/db_rps"
@@ -324,7 +316,6 @@ FS
 
 test_prometheus_credentials_come_from_secrets() {
 	local ns tls="$WORK/tls" hash
-	trap stop_started RETURN
 	install_crds
 	start_load_gen
 	mkdir -p "$tls" "$WORK/prom"
@@ -392,7 +383,6 @@ FS
 
 test_paused_mode_leaves_the_target_alone() {
 	local ns
-	trap stop_started RETURN
 	setup_operator_env
 	ns=$(new_namespace)
 	echo 800 >"$LOAD_DIR/pz_rps"
@@ -412,7 +402,6 @@ test_paused_mode_leaves_the_target_alone() {
 
 test_several_namespaces_are_watched() {
 	local a b c
-	trap stop_started RETURN
 	setup_operator_env
 	a=$(new_namespace)
 	b=$(new_namespace)
