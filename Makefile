@@ -43,11 +43,13 @@ FORMAT_FILES := $(wildcard operator/*.c operator/*/*.[ch] tests/*/*.[ch])
 
 all: $(BINDIR)/foresight $(TOOLS) ## build bin/foresight and the test tools
 
-# Any change of flags rebuilds everything.
-$(BUILD)/flags: FORCE
-	@mkdir -p $(@D)
-	@echo '$(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)' > $@
-FORCE:
+# Any change of flags (the version included) rebuilds everything: the flags
+# file is rewritten, at parse time, only when its content differs.
+FLAGS_NOW := $(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
+ifneq ($(FLAGS_NOW),$(file <$(BUILD)/flags))
+$(shell mkdir -p $(BUILD))
+$(file >$(BUILD)/flags,$(FLAGS_NOW))
+endif
 
 $(BUILD)/%.o: %.c $(BUILD)/flags
 	@mkdir -p $(@D)
