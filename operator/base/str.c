@@ -2,6 +2,8 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 void str_fmt(char *dst, size_t size, const char *fmt, ...)
 {
@@ -13,4 +15,16 @@ void str_fmt(char *dst, size_t size, const char *fmt, ...)
 	if (vsnprintf(dst, size, fmt, ap) < 0)
 		dst[0] = '\0';
 	va_end(ap);
+}
+
+char *str_dup_opt(const char *s, bool *ok)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*ok = false;
+	return d;
 }

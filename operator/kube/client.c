@@ -15,6 +15,7 @@
 #include "base/version.h"
 #include "kube/exec.h"
 #include "base/clock.h"
+#include "base/str.h"
 
 #define DEFAULT_TIMEOUT_MS         30000
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
@@ -197,18 +198,6 @@ void kube_client_free(struct kube_client *c)
 	free(c);
 }
 
-static char *dup_or_null(const char *s, bool *ok)
-{
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	if (!d)
-		*ok = false;
-	return d;
-}
-
 /* A copy of what an exec plugin needs: the plugin itself and the cluster info. */
 static struct kube_config *exec_config_copy(const struct kube_config *cfg, bool *ok)
 {
@@ -223,8 +212,8 @@ static struct kube_config *exec_config_copy(const struct kube_config *cfg, bool 
 		return NULL;
 	}
 	copy->exec = x;
-	copy->server = dup_or_null(cfg->server, ok);
-	copy->tls_server_name = dup_or_null(cfg->tls_server_name, ok);
+	copy->server = str_dup_opt(cfg->server, ok);
+	copy->tls_server_name = str_dup_opt(cfg->tls_server_name, ok);
 	copy->insecure = cfg->insecure;
 	if (cfg->ca_pem) {
 		copy->ca_pem = malloc(cfg->ca_pem_len + 1);
@@ -236,9 +225,9 @@ static struct kube_config *exec_config_copy(const struct kube_config *cfg, bool 
 			*ok = false;
 		}
 	}
-	x->api_version = dup_or_null(cfg->exec->api_version, ok);
-	x->command = dup_or_null(cfg->exec->command, ok);
-	x->install_hint = dup_or_null(cfg->exec->install_hint, ok);
+	x->api_version = str_dup_opt(cfg->exec->api_version, ok);
+	x->command = str_dup_opt(cfg->exec->command, ok);
+	x->install_hint = str_dup_opt(cfg->exec->install_hint, ok);
 	x->provide_cluster_info = cfg->exec->provide_cluster_info;
 	for (int pass = 0; pass < 2; pass++) {
 		char **src = pass == 0 ? cfg->exec->args : cfg->exec->env;
@@ -252,7 +241,7 @@ static struct kube_config *exec_config_copy(const struct kube_config *cfg, bool 
 			continue;
 		}
 		for (size_t i = 0; i < n; i++)
-			(*dst)[i] = dup_or_null(src[i], ok);
+			(*dst)[i] = str_dup_opt(src[i], ok);
 	}
 	return copy;
 }
@@ -274,10 +263,10 @@ enum fs_rc kube_client_new(struct kube_client **out, const struct kube_config *c
 		return fs_fail(err, FS_ENOMEM, "out of memory");
 	pthread_mutex_init(&c->mu, NULL);
 	curl_pool_init(&c->pool);
-	c->server = dup_or_null(cfg->server, &ok);
-	c->source = dup_or_null(cfg->source ? cfg->source : cfg->server, &ok);
+	c->server = str_dup_opt(cfg->server, &ok);
+	c->source = str_dup_opt(cfg->source ? cfg->source : cfg->server, &ok);
 	if (opts->user_agent)
-		c->user_agent = dup_or_null(opts->user_agent, &ok);
+		c->user_agent = str_dup_opt(opts->user_agent, &ok);
 	else if (asprintf(&c->user_agent, "foresight/%s", FORESIGHT_VERSION) < 0)
 		ok = false;
 	c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
@@ -293,9 +282,9 @@ enum fs_rc kube_client_new(struct kube_client **out, const struct kube_config *c
 	             (uint64_t)((now - (double)(int64_t)now) * 1e9) ^ (uint64_t)getpid());
 	c->insecure = cfg->insecure;
 	ok = ok && blob_copy(&c->ca, cfg->ca_pem, cfg->ca_pem_len);
-	c->username = dup_or_null(cfg->username, &ok);
-	c->password = dup_or_null(cfg->password, &ok);
-	c->token_file = dup_or_null(cfg->token_file, &ok);
+	c->username = str_dup_opt(cfg->username, &ok);
+	c->password = str_dup_opt(cfg->password, &ok);
+	c->token_file = str_dup_opt(cfg->token_file, &ok);
 	if (cfg->exec)
 		c->exec_cfg = exec_config_copy(cfg, &ok);
 	if (ok) {

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/strmap.h"
 #include "base/clock.h"
+#include "base/str.h"
 
 #define DEFAULT_PAGE_SIZE   500
 #define DEFAULT_MAX_OBJECTS 100000
@@ -110,18 +111,6 @@ static struct entry *entry_of(json_object *obj)
 	return e;
 }
 
-static char *dup_opt(const char *s, bool *ok)
-{
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	if (!d)
-		*ok = false;
-	return d;
-}
-
 enum fs_rc kube_informer_new(struct kube_informer **out, struct kube_client *client,
                              const struct kube_informer_opts *opts,
                              const struct kube_informer_handlers *handlers, struct fs_err *err)
@@ -137,10 +126,10 @@ enum fs_rc kube_informer_new(struct kube_informer **out, struct kube_client *cli
 	if (!inf)
 		return fs_fail(err, FS_ENOMEM, "out of memory");
 	inf->client = client;
-	inf->path = dup_opt(opts->path, &ok);
-	inf->label_selector = dup_opt(opts->label_selector, &ok);
-	inf->field_selector = dup_opt(opts->field_selector, &ok);
-	inf->name = dup_opt(opts->name ? opts->name : opts->path, &ok);
+	inf->path = str_dup_opt(opts->path, &ok);
+	inf->label_selector = str_dup_opt(opts->label_selector, &ok);
+	inf->field_selector = str_dup_opt(opts->field_selector, &ok);
+	inf->name = str_dup_opt(opts->name ? opts->name : opts->path, &ok);
 	inf->page_size = opts->page_size ? opts->page_size : DEFAULT_PAGE_SIZE;
 	inf->resync_seconds = opts->resync_seconds;
 	inf->max_objects = opts->max_objects ? opts->max_objects : DEFAULT_MAX_OBJECTS;
