@@ -38,7 +38,7 @@ TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(BINDIR)/%)
 FORMAT_FILES := $(wildcard operator/*.c operator/*/*.[ch] tests/*/*.[ch])
 
 .SECONDARY:
-.PHONY: all test test-unit test-e2e run-tests deps bench lint format clean help
+.PHONY: all test test-unit test-e2e run-tests demo deps bench lint format clean help
 .DEFAULT_GOAL := all
 
 all: $(BINDIR)/foresight $(TOOLS) ## build bin/foresight and the test tools
@@ -90,6 +90,10 @@ test-e2e: deps ## the end-to-end tests only (against a local control plane)
 
 run-tests: all $(UNIT_BIN)
 	@BINDIR=$(BINDIR) UNIT_BINS="$(UNIT_BIN)" hack/test.sh $(SUITES)
+
+demo: deps ## a local control plane, Prometheus, a trace replay, the operator scaling live
+	@$(MAKE) --no-print-directory all
+	@BINDIR=$(BINDIR) hack/demo.sh
 
 deps: ## install build and test dependencies (apt, npm) — idempotent
 	@hack/deps.sh
