@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "base/strmap.h"
+#include "controller/leadtime.h"
 #include "controller/spec.h"
 #include "forecast/forecast.h"
 #include "kube/informer.h"
@@ -28,7 +29,8 @@
 #define RETRY_INVALID_MS  60000 /* an invalid spec is looked at again after a minute */
 #define N_CONDITIONS      6
 #define SECRET_MAX        (64u << 10)
-#define SECRET_REREAD_S   300 /* Secrets rotate: re-read them this often */
+#define SECRET_REREAD_S   300  /* Secrets rotate: re-read them this often */
+#define ROLLOUT_POLL_MS   1000 /* a scale-up's readiness is looked at this often */
 
 static const char *const condition_types[N_CONDITIONS] = {
     "Ready", "AbleToScale", "ScalingActive", "ScalingLimited", "ForecastReady", "FallbackActive",
@@ -84,6 +86,19 @@ struct scaler {
 	bool was_fallback;
 	char invalid_reported[512]; /* the InvalidSpec message an Event was sent for */
 	unsigned long scale_events, query_errors;
+
+	/*
+	 * The last scale-up until its pods are ready: what leadTime auto learns
+	 * from. Watched only when the spec needs it (leadTime auto); between
+	 * full evaluations (full_due, monotonic seconds) the key comes back
+	 * every ROLLOUT_POLL_MS for one GET of the target, so the sample is not
+	 * an interval too long. `rollout` is guarded by the controller's mu.
+	 */
+	bool watch_rollouts;
+	struct lead_learner lead;
+	struct lead_rollout rollout;
+	char target_path[PATH_LEN]; /* the target object (its /scale path without /scale) */
+	double full_due;
 
 	pthread_mutex_t view_mu; /* guards view and the counters for /metrics */
 	struct scaler_view view;
@@ -409,6 +424,108 @@ static enum fs_rc scale_path(char *out, size_t size, struct ctrl *c, const struc
 	return FS_OK;
 }
 
+/* --- scale-ups until ready ----------------------------------------------------- */
+
+static int int_at(json_object *obj, const char *a, const char *b, int dflt)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(obj, a, &v) || !json_object_object_get_ex(v, b, &v))
+		return dflt;
+	return json_object_get_int(v);
+}
+
+/*
+ * The target's desired and ready replicas, from the target object: /scale
+ * has no ready count. Deployments, StatefulSets and ReplicaSets leave
+ * status.readyReplicas out while it is 0; another kind without the field
+ * counts what its status.replicas says it has.
+ */
+static enum fs_rc target_readiness(int *spec_replicas, int *ready, struct ctrl *c, const char *path,
+                                   struct fs_err *err)
+{
+	json_object *obj = NULL;
+	enum fs_rc rc = kube_get(&obj, c->opts.kube, path, err);
+
+	if (rc != FS_OK)
+		return rc;
+	*spec_replicas = int_at(obj, "spec", "replicas", 0);
+	*ready = int_at(obj, "status", "readyReplicas", -1);
+	if (*ready < 0)
+		*ready = strncmp(path, "/apis/apps/", 11) == 0
+		             ? 0
+		             : int_at(obj, "status", "replicas", 0);
+	json_object_put(obj);
+	return FS_OK;
+}
+
+/*
+ * Advances the watched scale-up with what the target shows now. Returns
+ * true when it ended.
+ */
+static bool watch_rollout(struct ctrl *c, struct scaler *s, double now)
+{
+	int spec_replicas, ready;
+	struct fs_err err;
+	enum lead_outcome o;
+
+	pthread_mutex_lock(&c->mu);
+	o = s->rollout.active ? LEAD_PENDING : LEAD_IDLE;
+	pthread_mutex_unlock(&c->mu);
+	if (o == LEAD_IDLE)
+		return false;
+	if (target_readiness(&spec_replicas, &ready, c, s->target_path, &err) != FS_OK) {
+		log_debug("%s: reading the target's ready replicas: %s", s->key, err.msg);
+		return false;
+	}
+	pthread_mutex_lock(&c->mu);
+	o = lead_rollout_check(&s->rollout, &s->lead, now, spec_replicas, ready);
+	pthread_mutex_unlock(&c->mu);
+	switch (o) {
+	case LEAD_READY:
+		log_info("%s: %d replicas ready %.1fs after the scale-up; learned lead time %.0fs",
+		         s->key, ready, s->lead.last, lead_seconds(&s->lead));
+		return true;
+	case LEAD_UNDONE:
+		log_info("%s: the target was scaled to %d before the scale-up was ready", s->key,
+		         spec_replicas);
+		return true;
+	case LEAD_TIMED_OUT:
+		log_warn("%s: %d of %d replicas ready %.0fs after the scale-up; no longer waiting",
+		         s->key, ready, spec_replicas, LEAD_MAX_S);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Starts or ends the watch after a scale from `from` to `to`. */
+static void rollout_scaled(struct ctrl *c, struct scaler *s, double now, int from, int to)
+{
+	pthread_mutex_lock(&c->mu);
+	if (s->watch_rollouts)
+		lead_rollout_start(&s->rollout, now, from, to);
+	else
+		s->rollout.active = false;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/*
+ * The delay until `s` is looked at again: its next full evaluation, or
+ * sooner while a scale-up is watched. Never 0 (that drops the key).
+ */
+static long next_look_ms(struct ctrl *c, struct scaler *s)
+{
+	double due = (s->full_due - clock_mono_s()) * 1000.0;
+	long ms = due < 1 ? 1 : (long)due;
+	bool watching;
+
+	pthread_mutex_lock(&c->mu);
+	watching = s->rollout.active;
+	pthread_mutex_unlock(&c->mu);
+	return watching && ms > ROLLOUT_POLL_MS ? ROLLOUT_POLL_MS : ms;
+}
+
 /* --- Prometheus ------------------------------------------------------------- */
 
 /* The value of key `ref.key` of Secret `ref.name` in `ns`; the caller wipes and frees it. */
@@ -630,7 +747,7 @@ static void forecast_metric(struct ctrl *c, struct scaler *s, size_t i, const st
 	 * minutes: each refit reads the whole history window from Prometheus.
 	 */
 	if (!m->fc || s->spec_generation != sp->generation ||
-	    now - m->fitted_at > REFIT_MAX_AGE_S ||
+	    now - m->fitted_at > REFIT_MAX_AGE_S || fc_info(m->fc)->horizon_max < h ||
 	    (fc_refit_due(m->fc) &&
 	     (fc_info(m->fc)->ready || now - m->fitted_at >= NOT_READY_REFIT_S)))
 		rc = refit(c, s, i, sp, now, &err);
@@ -764,6 +881,24 @@ static enum fs_rc evaluate_metrics(struct ctrl *c, struct scaler *s, const struc
 	return FS_OK;
 }
 
+/* What the forecast provisions ahead for, and where that figure comes from. */
+static json_object *lead_time_json(const struct scaler *s, const struct ctrl_spec *sp)
+{
+	json_object *o = json_object_new_object();
+	const char *source = "Spec";
+
+	if (sp->lead_time_auto)
+		source = s->lead.total ? "Learned" : "Default";
+	json_object_object_add(o, "seconds", num(sp->scale.lead_time));
+	json_object_object_add(o, "source", json_object_new_string(source));
+	if (sp->lead_time_auto) {
+		json_object_object_add(o, "samples", json_object_new_int64((int64_t)s->lead.total));
+		if (s->lead.total)
+			json_object_object_add(o, "lastObservedSeconds", num(s->lead.last));
+	}
+	return o;
+}
+
 static json_object *status_json(const struct scaler *s, const struct evaluation *ev)
 {
 	json_object *st = json_object_new_object();
@@ -817,6 +952,8 @@ static json_object *status_json(const struct scaler *s, const struct evaluation 
 	if (s->last_scale_time[0])
 		json_object_object_add(st, "lastScaleTime",
 		                       json_object_new_string(s->last_scale_time));
+	if (ev->spec_ok)
+		json_object_object_add(st, "leadTime", lead_time_json(s, &ev->spec));
 	json_object_object_add(st, "conditions", conditions_json(s, ev->spec.generation));
 	return st;
 }
@@ -866,6 +1003,7 @@ static enum fs_rc apply_scale(struct ctrl *c, struct scaler *s, struct evaluatio
 	if (rc != FS_OK)
 		return rc;
 	scale_history_record_scale(&s->hist, now, ev->current, ev->d.desired, NULL);
+	rollout_scaled(c, s, now, ev->current, ev->d.desired);
 	rfc3339(s->last_scale_time, sizeof(s->last_scale_time), now);
 	str_fmt(msg, sizeof(msg), "Scaled %s/%s from %d to %d: %s", ev->spec.target_kind,
 	        ev->spec.target_name, ev->current, ev->d.desired, ev->d.reason);
@@ -933,6 +1071,13 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		fs_fail(err, FS_ENOMEM, "out of memory");
 		return -1;
 	}
+	/* Between full evaluations of an unchanged spec, only the scale-up's readiness. */
+	if (s->rollout.active && clock_mono_s() < s->full_due &&
+	    generation_of(obj) == s->spec_generation) {
+		watch_rollout(c, s, now);
+		json_object_put(obj);
+		return next_look_ms(c, s);
+	}
 	if (ctrl_spec_parse(&ev->spec, obj, err) != FS_OK) {
 		/* Only this scaler stops; it is looked at again when its spec changes. */
 		str_fmt(ev->error, sizeof(ev->error), "%s", err->msg);
@@ -978,6 +1123,13 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	                  ? json_object_get_int(v)
 	                  : 0;
 	json_object_put(scale);
+	str_fmt(s->target_path, sizeof(s->target_path), "%.*s", (int)(strlen(path) - 6), path);
+	s->watch_rollouts = ev->spec.lead_time_auto;
+	if (!s->watch_rollouts)
+		rollout_scaled(c, s, now, 0, 0);
+	watch_rollout(c, s, now);
+	if (ev->spec.lead_time_auto)
+		ev->spec.scale.lead_time = lead_seconds(&s->lead);
 
 	rc = scaler_prom(c, s, &ev->spec, err);
 	if (rc != FS_OK) {
@@ -1082,7 +1234,8 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		log_warn("%s: writing status: %s", s->key, err->msg);
 	publish_view(s, ev);
 	json_object_put(obj);
-	return next_ms;
+	s->full_due = clock_mono_s() + (double)next_ms / 1000.0;
+	return next_look_ms(c, s);
 }
 
 static void record_duration(struct ctrl *c, double seconds, bool failed)

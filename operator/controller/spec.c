@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/duration.h"
+#include "controller/leadtime.h"
 
 #define PATH_MAX_LEN 96
 
@@ -428,12 +429,8 @@ static enum fs_rc parse_forecast(struct ctrl_spec *s, json_object *spec, struct 
 	if (s->season > 0 && s->season < 2 * s->step)
 		return fs_fail(err, FS_EINVAL,
 		               "spec.forecast.season: must be at least two steps long");
-	if (lead < 0)
-		return fs_fail(
-		    err, FS_EINVAL,
-		    "spec.forecast.leadTime: auto (learning the pods' start time) is not "
-		    "available in this version; give a duration such as 3m");
-	s->scale.lead_time = lead;
+	s->lead_time_auto = lead < 0;
+	s->scale.lead_time = s->lead_time_auto ? LEAD_DEFAULT_S : lead;
 	return FS_OK;
 }
 

@@ -84,6 +84,12 @@ struct ctrl_spec {
 	double step;         /* seconds */
 	double season;       /* seconds; 0 none; < 0 auto */
 	double quantile;
+	/*
+	 * leadTime auto: the controller learns it (controller/leadtime.h) and
+	 * sets scale.lead_time before each evaluation; the parser leaves
+	 * LEAD_DEFAULT_S there.
+	 */
+	bool lead_time_auto;
 
 	/* spec.budget */
 	char *budget_name; /* NULL: no budget */

@@ -418,3 +418,33 @@ test_several_namespaces_are_watched() {
 	assert_eq "$(replicas_of "$c" app)" 1 "replicas outside the watched namespaces"
 	assert_eq "$(fs_field "$c" app '{.status}')" "" "status outside the watched namespaces"
 }
+
+test_lead_time_auto_is_learned_from_scale_up_to_ready() {
+	local ns delay=${FORESIGHT_POD_START_DELAY:-2} learned
+	setup_operator_env
+	ns=$(new_namespace)
+	echo 80 >"$LOAD_DIR/lt_rps"
+	"$KUBECTL" -n "$ns" create deployment lt --image=nginx --replicas=1 >/dev/null
+	wait_for_series lt_rps
+	apply_scaler "$ns" lt lt_rps Auto
+	"$KUBECTL" -n "$ns" patch fs lt --type merge -p '{"spec":{"forecast":{"leadTime":"auto"}}}'
+	start_operator "$ns"
+	# Nothing measured yet: the default, and the status says so.
+	wait_until 30 '[ "$(fs_field "$ns" lt "{.status.leadTime.source}")" = Default ]'
+	assert_eq "$(fs_field "$ns" lt '{.status.leadTime.seconds}')" 60 "default lead time"
+	assert_eq "$(fs_field "$ns" lt '{.status.conditions[?(@.type=="Ready")].status}')" True
+	# A scale-up: the time until its pods are ready is learned.
+	echo 350 >"$LOAD_DIR/lt_rps"
+	wait_until 30 '[ "$(replicas_of "$ns" lt)" = 4 ]'
+	wait_until 30 '[ "$(fs_field "$ns" lt "{.status.leadTime.source}")" = Learned ]'
+	"$KUBECTL" -n "$ns" get fs lt -o jsonpath='{.status.leadTime}'
+	echo
+	learned=$(fs_field "$ns" lt '{.status.leadTime.seconds}')
+	assert_eq "$(fs_field "$ns" lt '{.status.leadTime.samples}')" 1 "samples"
+	# The fake kubelet makes pods ready $delay s after they are bound; polled every second.
+	awk -v x="$learned" -v d="$delay" 'BEGIN { exit !(x >= d - 0.5 && x <= d + 8) }' ||
+		fail "learned lead time ${learned}s is not near the pod start delay ${delay}s"
+	assert_eq "$("$KUBECTL" -n "$ns" get deploy lt -o jsonpath='{.status.readyReplicas}')" 4 "ready"
+	grep -q "replicas ready .* after the scale-up; learned lead time" "$WORK/operator.log" ||
+		fail "the operator did not log the measurement"
+}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "controller/leadtime.h"
 #include "controller/spec.h"
 
 static const char *full =
@@ -57,6 +58,7 @@ static void parses_every_field(void **state)
 	assert_float_equal(s.history, 7 * 86400, 0);
 	assert_float_equal(s.season, 86400, 0);
 	assert_float_equal(s.scale.lead_time, 180, 0);
+	assert_false(s.lead_time_auto);
 	assert_float_equal(s.quantile, 0.95, 0);
 	assert_float_equal(s.scale.max_error, 0.25, 0);
 	assert_int_equal(s.scale.behavior.up.stabilization_window_seconds, 30);
@@ -141,9 +143,8 @@ static void invalid_fields_are_named(void **state)
 	               "spec.metrics[1].onEmpty: must be one of Hold, Zero, Error");
 	expect_invalid("\"season\":\"1d\"", "\"season\":\"5d\"",
 	               "spec.forecast.season: the history must hold two seasons");
-	expect_invalid(
-	    "\"leadTime\":\"3m\"", "\"leadTime\":\"auto\"",
-	    "spec.forecast.leadTime: auto (learning the pods' start time) is not available");
+	expect_invalid("\"leadTime\":\"3m\"", "\"leadTime\":\"soon\"",
+	               "spec.forecast.leadTime: invalid duration");
 	expect_invalid("\"quantile\":0.95", "\"quantile\":1.5",
 	               "spec.forecast.quantile: must be between 0.5 and 0.999");
 	expect_invalid("\"periodSeconds\":60", "\"periodSeconds\":0",
@@ -165,12 +166,32 @@ static void invalid_fields_are_named(void **state)
 	               "spec.prometheus.headers.X-Scope-OrgID: must be a string");
 }
 
+/* leadTime auto is learned by the controller; the parser starts it at the default. */
+static void lead_time_auto_parses(void **state)
+{
+	json_object *obj = json_tokener_parse(
+	    "{\"metadata\":{\"namespace\":\"a\",\"name\":\"b\"},\"spec\":{\"targetRef\":{\"kind\":"
+	    "\"Deployment\",\"name\":\"web\"},\"maxReplicas\":3,\"metrics\":[{\"name\":\"m\","
+	    "\"query\":\"up\",\"targetPerReplica\":1}],\"forecast\":{\"leadTime\":\"auto\"}}}");
+	struct ctrl_spec s;
+	struct fs_err err;
+
+	(void)state;
+	if (ctrl_spec_parse(&s, obj, &err) != FS_OK)
+		fail_msg("%s", err.msg);
+	assert_true(s.lead_time_auto);
+	assert_float_equal(s.scale.lead_time, LEAD_DEFAULT_S, 0);
+	ctrl_spec_release(&s);
+	json_object_put(obj);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(parses_every_field),
 	    cmocka_unit_test(minimal_spec_gets_defaults),
 	    cmocka_unit_test(invalid_fields_are_named),
+	    cmocka_unit_test(lead_time_auto_parses),
 	};
 
 	return cmocka_run_group_tests_name("ctrl_spec", tests, NULL, NULL);
