@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "base/strmap.h"
+#include "budget/budget.h"
 #include "controller/leadtime.h"
 #include "controller/spec.h"
 #include "forecast/forecast.h"
@@ -27,13 +28,19 @@
 #define REFIT_MAX_AGE_S   3600  /* a model is refitted at least hourly */
 #define NOT_READY_REFIT_S 300   /* and one short of history every five minutes */
 #define RETRY_INVALID_MS  60000 /* an invalid spec is looked at again after a minute */
-#define N_CONDITIONS      6
+#define N_CONDITIONS      7
 #define SECRET_MAX        (64u << 10)
 #define SECRET_REREAD_S   300  /* Secrets rotate: re-read them this often */
 #define ROLLOUT_POLL_MS   1000 /* a scale-up's readiness is looked at this often */
+/* Work queue keys of ConcurrencyBudgets; a scaler's key ("ns/name") never holds a ':'. */
+#define BUDGET_KEY_PREFIX    "budget:"
+#define BUDGET_PERIOD_MIN_MS 1000  /* a budget is evaluated as often as its quickest member, */
+#define BUDGET_PERIOD_MAX_MS 30000 /* but not more often than every second, and at least this */
+#define SATURATION_STALE_S   60    /* a saturation reading older than this is not trusted */
 
 static const char *const condition_types[N_CONDITIONS] = {
-    "Ready", "AbleToScale", "ScalingActive", "ScalingLimited", "ForecastReady", "FallbackActive",
+    "Ready",         "AbleToScale",    "ScalingActive", "ScalingLimited",
+    "ForecastReady", "FallbackActive", "Throttled",
 };
 
 struct condition {
@@ -89,7 +96,8 @@ struct scaler {
 
 	/*
 	 * The last scale-up until its pods are ready: what leadTime auto learns
-	 * from. Watched only when the spec needs it (leadTime auto); between
+	 * from, and what a budget counts as "scaling up". Watched only when the
+	 * spec needs it (leadTime auto, or a budget); between
 	 * full evaluations (full_due, monotonic seconds) the key comes back
 	 * every ROLLOUT_POLL_MS for one GET of the target, so the sample is not
 	 * an interval too long. `rollout` is guarded by the controller's mu.
@@ -99,6 +107,19 @@ struct scaler {
 	struct lead_rollout rollout;
 	char target_path[PATH_LEN]; /* the target object (its /scale path without /scale) */
 	double full_due;
+
+	/*
+	 * Its part in a ConcurrencyBudget, as of its last evaluation; the plans
+	 * of the other members read it, so it is guarded by the controller's mu.
+	 * `held` is what its target has, or is being scaled to: a scale-up is
+	 * counted from the moment it is decided, before the PATCH.
+	 */
+	enum { MEMBER_UNSEEN, MEMBER_INVALID, MEMBER_KNOWN } member;
+	char budget_key[KEY_MAX]; /* "namespace/budget"; "" in none */
+	double units_per_replica, weight, interval;
+	int min_replicas, requested, held, allocated;
+	double waiting_since;        /* unix seconds it began asking for more than it holds */
+	char throttle_reported[512]; /* the Throttled message an Event was sent for */
 
 	pthread_mutex_t view_mu; /* guards view and the counters for /metrics */
 	struct scaler_view view;
@@ -115,9 +136,14 @@ struct ctrl {
 	struct wq *queue;
 	bool workers_running;
 
-	pthread_mutex_t mu; /* guards scalers, kinds */
+	pthread_mutex_t mu; /* guards scalers, kinds, budgets, membership */
 	struct strmap scalers;
 	struct strmap kinds; /* "apiVersion/Kind" -> "resources path prefix" */
+
+	/* ConcurrencyBudgets: an informer per scaler informer, their state by key. */
+	struct kube_informer *budget_informers[CTRL_NAMESPACES_MAX];
+	struct strmap budgets;    /* "ns/name" -> struct budget_state */
+	struct strmap membership; /* scaler key -> "ns/budget", from the scalers' informers */
 
 	pthread_mutex_t refit_mu;
 	pthread_cond_t refit_cv;
@@ -203,6 +229,9 @@ static void scaler_forget(struct ctrl *c, const char *key)
 
 /* --- informer handlers: every change queues the key -------------------------- */
 
+static void note_membership(struct ctrl *c, json_object *obj, bool deleted);
+static void queue_budget(struct ctrl *c, const char *budget_key);
+
 static void enqueue_obj(struct ctrl *c, json_object *obj)
 {
 	char key[KEY_MAX];
@@ -216,6 +245,7 @@ static void enqueue_obj(struct ctrl *c, json_object *obj)
 
 static void on_add(void *ctx, json_object *obj)
 {
+	note_membership(ctx, obj, false);
 	enqueue_obj(ctx, obj);
 }
 
@@ -231,6 +261,7 @@ static int64_t generation_of(json_object *obj)
 
 static void on_update(void *ctx, json_object *old_obj, json_object *new_obj)
 {
+	note_membership(ctx, new_obj, false);
 	/* Status writes (ours) change no generation: only spec changes evaluate at once. */
 	if (generation_of(old_obj) != generation_of(new_obj))
 		enqueue_obj(ctx, new_obj);
@@ -238,7 +269,33 @@ static void on_update(void *ctx, json_object *old_obj, json_object *new_obj)
 
 static void on_delete(void *ctx, json_object *obj)
 {
+	note_membership(ctx, obj, true);
 	enqueue_obj(ctx, obj);
+}
+
+/* A ConcurrencyBudget changed: its key, with the budget prefix. */
+static void queue_budget_obj(struct ctrl *c, json_object *obj)
+{
+	char key[KEY_MAX];
+
+	if (kube_object_key(key, sizeof(key), obj, NULL) == FS_OK)
+		queue_budget(c, key);
+}
+
+static void on_budget_add(void *ctx, json_object *obj)
+{
+	queue_budget_obj(ctx, obj);
+}
+
+static void on_budget_update(void *ctx, json_object *old_obj, json_object *new_obj)
+{
+	if (generation_of(old_obj) != generation_of(new_obj))
+		queue_budget_obj(ctx, new_obj);
+}
+
+static void on_budget_delete(void *ctx, json_object *obj)
+{
+	queue_budget_obj(ctx, obj);
 }
 
 /* --- conditions and status --------------------------------------------------- */
@@ -256,7 +313,7 @@ static void set_condition(struct scaler *s, int i, bool status, const char *reas
 	str_fmt(c->message, sizeof(c->message), "%s", message);
 }
 
-enum { C_READY, C_ABLE, C_ACTIVE, C_LIMITED, C_FORECAST, C_FALLBACK };
+enum { C_READY, C_ABLE, C_ACTIVE, C_LIMITED, C_FORECAST, C_FALLBACK, C_THROTTLED };
 
 static json_object *conditions_json(const struct scaler *s, int64_t generation)
 {
@@ -1027,6 +1084,854 @@ static const char *uid_of(json_object *obj)
 	return NULL;
 }
 
+/* --- ConcurrencyBudgets ------------------------------------------------------ */
+
+/* A condition that may also be Unknown (a budget's Saturated). */
+struct tri_condition {
+	const char *status; /* "True", "False", "Unknown"; NULL: not set */
+	char reason[64];
+	char message[512];
+	char since[32];
+};
+
+enum { B_SATURATED, B_OVERCOMMITTED, N_BUDGET_CONDITIONS };
+
+static const char *const budget_condition_types[N_BUDGET_CONDITIONS] = {"Saturated",
+                                                                        "Overcommitted"};
+
+/*
+ * A ConcurrencyBudget as the controller keeps it. Everything but the
+ * Prometheus client (the budget's own evaluation only) and the written
+ * status (write_mu) is guarded by the controller's mu. Workers hold a
+ * reference while they write its status, so a deleted budget lives until
+ * the last one is done.
+ */
+struct budget_state {
+	char key[KEY_MAX];
+	char namespace[254];
+	char name[254];
+	int refs;
+
+	bool valid; /* the spec parsed; `invalid` says why not */
+	char invalid[512];
+	char uid[64];
+	int64_t generation;
+	double capacity;
+	int max_concurrent;
+	bool has_query;
+	enum budget_saturation saturation;
+	char saturation_msg[400];
+	double saturation_at; /* monotonic seconds of the reading; 0 none yet */
+	struct tri_condition cond[N_BUDGET_CONDITIONS];
+	unsigned long seq; /* of the last status snapshot taken */
+
+	/* For /metrics. */
+	double requested_units, allocated_units, used_units;
+	size_t n_members;
+
+	struct prom_client *prom; /* the budget's own evaluation only */
+	char prom_url[512];
+
+	pthread_mutex_t write_mu;
+	unsigned long written_seq;
+	char *last_status;
+};
+
+static void budget_unref(struct ctrl *c, struct budget_state *b)
+{
+	bool last;
+
+	if (!b)
+		return;
+	pthread_mutex_lock(&c->mu);
+	last = --b->refs == 0;
+	pthread_mutex_unlock(&c->mu);
+	if (!last)
+		return;
+	prom_client_free(b->prom);
+	free(b->last_status);
+	pthread_mutex_destroy(&b->write_mu);
+	free(b);
+}
+
+/* The map's reference, for strmap_release at the end. */
+static void budget_drop(void *p)
+{
+	struct budget_state *b = p;
+
+	if (b && --b->refs == 0) {
+		prom_client_free(b->prom);
+		free(b->last_status);
+		pthread_mutex_destroy(&b->write_mu);
+		free(b);
+	}
+}
+
+/* Budget `key`, created on first use, with a reference for the caller. Under mu. */
+static struct budget_state *budget_get_locked(struct ctrl *c, const char *key)
+{
+	struct budget_state *b = strmap_get(&c->budgets, key);
+	const char *slash;
+
+	if (!b && (b = calloc(1, sizeof(*b)))) {
+		slash = strchr(key, '/');
+		str_fmt(b->key, sizeof(b->key), "%s", key);
+		str_fmt(b->namespace, sizeof(b->namespace), "%.*s", slash ? (int)(slash - key) : 0,
+		        key);
+		str_fmt(b->name, sizeof(b->name), "%s", slash ? slash + 1 : key);
+		pthread_mutex_init(&b->write_mu, NULL);
+		b->refs = 1;
+		if (strmap_put(&c->budgets, key, b, NULL, NULL) != FS_OK) {
+			pthread_mutex_destroy(&b->write_mu);
+			free(b);
+			return NULL;
+		}
+	}
+	if (b)
+		b->refs++;
+	return b;
+}
+
+static void set_tri(struct tri_condition *t, const char *status, const char *reason,
+                    const char *message, double now)
+{
+	if (!t->status || strcmp(t->status, status) != 0)
+		rfc3339(t->since, sizeof(t->since), now);
+	t->status = status;
+	str_fmt(t->reason, sizeof(t->reason), "%s", reason);
+	str_fmt(t->message, sizeof(t->message), "%s", message);
+}
+
+static void emit_budget(struct ctrl *c, const struct budget_state *b, enum events_type type,
+                        const char *reason, const char *message)
+{
+	struct events_ref ref = {
+	    .api_version = "autoscaling.foresight.dev/v1alpha1",
+	    .kind = "ConcurrencyBudget",
+	    .namespace = b->namespace,
+	    .name = b->name,
+	    .uid = b->uid[0] ? b->uid : NULL,
+	};
+
+	if (c->opts.dry_run || !c->opts.events) {
+		log_info("budget %s: event %s %s: %s", b->key,
+		         type == EVENTS_WARNING ? "Warning" : "Normal", reason, message);
+		return;
+	}
+	events_emit(c->opts.events, &ref, type, reason, "Allocate", "%s", message);
+}
+
+/* The members of one budget, as its plan sees them: one snapshot, under mu. */
+struct members {
+	size_t n;
+	struct budget_member m[BUDGET_MEMBERS_MAX];
+	struct scaler *s[BUDGET_MEMBERS_MAX];
+	struct budget_grant g[BUDGET_MEMBERS_MAX];
+	struct budget_totals totals;
+	char unseen[254]; /* a member not evaluated yet (the first by name); "" none */
+	bool too_many;
+	const char *budget_key;
+	struct ctrl *c;
+};
+
+static void collect_member(void *ctx, const char *key, void *value)
+{
+	struct members *ms = ctx;
+	struct scaler *s;
+	size_t at;
+
+	if (strcmp(value, ms->budget_key) != 0)
+		return;
+	s = strmap_get(&ms->c->scalers, key);
+	if (s && s->member == MEMBER_INVALID)
+		return; /* its spec is invalid: it is not a member until that is fixed */
+	if (!s || s->member != MEMBER_KNOWN || strcmp(s->budget_key, ms->budget_key) != 0) {
+		const char *name = strchr(key, '/') ? strchr(key, '/') + 1 : key;
+
+		if (!ms->unseen[0] || strcmp(name, ms->unseen) < 0)
+			str_fmt(ms->unseen, sizeof(ms->unseen), "%s", name);
+		return;
+	}
+	if (ms->n == BUDGET_MEMBERS_MAX) {
+		ms->too_many = true;
+		return;
+	}
+	/* Kept sorted by name, so the status lists members in a stable order. */
+	for (at = ms->n; at > 0 && strcmp(ms->s[at - 1]->name, s->name) > 0; at--) {
+		ms->s[at] = ms->s[at - 1];
+		ms->m[at] = ms->m[at - 1];
+	}
+	ms->s[at] = s;
+	ms->m[at] = (struct budget_member){
+	    .name = s->name,
+	    .units_per_replica = s->units_per_replica,
+	    .weight = s->weight,
+	    .min_replicas = s->min_replicas,
+	    .requested = s->requested,
+	    .current = s->held,
+	    .scaling_up = s->rollout.active,
+	    .waiting_since = s->waiting_since,
+	};
+	ms->n++;
+}
+
+/* The saturation the plan goes by: an old or missing reading is not "not saturated". */
+static enum budget_saturation saturation_now(const struct budget_state *b)
+{
+	if (!b->has_query)
+		return BUDGET_NOT_SATURATED;
+	if (!b->saturation_at || clock_mono_s() - b->saturation_at > SATURATION_STALE_S)
+		return BUDGET_SATURATION_UNKNOWN;
+	return b->saturation;
+}
+
+/* Collects budget `b`'s members and plans for all of them. Under mu. */
+static enum fs_rc plan_members(struct members *ms, struct ctrl *c, const struct budget_state *b,
+                               struct fs_err *err)
+{
+	struct budget_params p = {b->capacity, b->max_concurrent, saturation_now(b)};
+
+	memset(ms, 0, sizeof(*ms));
+	ms->c = c;
+	ms->budget_key = b->key;
+	strmap_foreach(&c->membership, collect_member, ms);
+	if (ms->too_many)
+		return fs_fail(err, FS_EINVAL, "budget %s has more than %d members", b->name,
+		               BUDGET_MEMBERS_MAX);
+	return budget_plan(ms->g, &ms->totals, &p, ms->m, ms->n, err);
+}
+
+enum { NOTE_OVERCOMMITTED = 1, NOTE_FITS = 2 };
+
+/*
+ * The budget's status from a plan, as a merge patch, with its sequence
+ * number; notes the Overcommitted transitions for Events. Under mu.
+ */
+static json_object *budget_status_locked(struct budget_state *b, const struct members *ms,
+                                         bool planned, double now, unsigned long *seq, int *notes)
+{
+	json_object *patch = json_object_new_object(), *st = json_object_new_object();
+	json_object *list = json_object_new_array(), *conds = json_object_new_array();
+	char msg[512];
+
+	json_object_object_add(st, "observedGeneration", json_object_new_int64(b->generation));
+	json_object_object_add(st, "capacity", num(b->capacity));
+	if (planned) {
+		const struct budget_totals *t = &ms->totals;
+		bool was = b->cond[B_OVERCOMMITTED].status &&
+		           strcmp(b->cond[B_OVERCOMMITTED].status, "True") == 0;
+
+		json_object_object_add(st, "requestedUnits", num(t->requested_units));
+		json_object_object_add(st, "allocatedUnits", num(t->allocated_units));
+		json_object_object_add(st, "usedUnits", num(t->used_units));
+		json_object_object_add(st, "scalingUp", json_object_new_int(t->scaling_up));
+		b->requested_units = t->requested_units;
+		b->allocated_units = t->allocated_units;
+		b->used_units = t->used_units;
+		if (t->overcommitted) {
+			str_fmt(
+			    msg, sizeof(msg),
+			    "the members' minReplicas need %g units, more than the capacity %g: "
+			    "the minimums are kept, and no member gets more",
+			    t->min_units, b->capacity);
+			set_tri(&b->cond[B_OVERCOMMITTED], "True", "MinimumsAboveCapacity", msg,
+			        now);
+			if (!was)
+				*notes |= NOTE_OVERCOMMITTED;
+		} else {
+			str_fmt(
+			    msg, sizeof(msg),
+			    "the members' minReplicas need %g of the %g units; the rest is shared",
+			    t->min_units, b->capacity);
+			set_tri(&b->cond[B_OVERCOMMITTED], "False", "MinimumsFit", msg, now);
+			if (was)
+				*notes |= NOTE_FITS;
+		}
+	}
+	for (size_t i = 0; planned && i < ms->n; i++) {
+		const struct budget_member *m = &ms->m[i];
+		const struct budget_grant *g = &ms->g[i];
+		json_object *o = json_object_new_object();
+		enum budget_limit l = g->target < m->requested ? g->limit : BUDGET_LIMIT_NONE;
+
+		json_object_object_add(o, "name", json_object_new_string(m->name));
+		json_object_object_add(o, "requestedReplicas", json_object_new_int(m->requested));
+		json_object_object_add(o, "allocatedReplicas", json_object_new_int(g->allocated));
+		json_object_object_add(o, "currentReplicas", json_object_new_int(m->current));
+		json_object_object_add(o, "units", num((double)m->current * m->units_per_replica));
+		json_object_object_add(o, "weight", num(m->weight));
+		json_object_object_add(o, "scalingUp", json_object_new_boolean(m->scaling_up));
+		json_object_object_add(o, "limitedBy",
+		                       json_object_new_string(ms->unseen[0] &&
+		                                                      g->target > m->current &&
+		                                                      l == BUDGET_LIMIT_NONE
+		                                                  ? "MembersUnknown"
+		                                                  : budget_limit_name(l)));
+		json_object_array_add(list, o);
+	}
+	b->n_members = planned ? ms->n : 0;
+	json_object_object_add(st, "memberCount", json_object_new_int(planned ? (int)ms->n : 0));
+	json_object_object_add(st, "members", list);
+	for (int i = 0; i < N_BUDGET_CONDITIONS; i++) {
+		const struct tri_condition *t = &b->cond[i];
+		json_object *o;
+
+		if (!t->status)
+			continue;
+		o = json_object_new_object();
+		json_object_object_add(o, "type",
+		                       json_object_new_string(budget_condition_types[i]));
+		json_object_object_add(o, "status", json_object_new_string(t->status));
+		json_object_object_add(o, "reason", json_object_new_string(t->reason));
+		json_object_object_add(o, "message", json_object_new_string(t->message));
+		json_object_object_add(o, "lastTransitionTime", json_object_new_string(t->since));
+		json_object_object_add(o, "observedGeneration",
+		                       json_object_new_int64(b->generation));
+		json_object_array_add(conds, o);
+	}
+	json_object_object_add(st, "conditions", conds);
+	json_object_object_add(patch, "status", st);
+	*seq = ++b->seq;
+	return patch;
+}
+
+/*
+ * Writes a status snapshot (consumed) with a merge patch on /status, unless
+ * a newer one was written already or nothing changed; --dry-run only logs.
+ */
+static void write_budget_status(struct ctrl *c, struct budget_state *b, json_object *patch,
+                                unsigned long seq)
+{
+	const char *text = json_object_to_json_string_ext(
+	    patch, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	char path[PATH_LEN];
+	struct fs_err err;
+	enum fs_rc rc = FS_OK;
+
+	pthread_mutex_lock(&b->write_mu);
+	if (seq <= b->written_seq || (b->last_status && strcmp(b->last_status, text) == 0))
+		goto out;
+	if (c->opts.dry_run) {
+		log_debug("dry-run: budget %s status would be %s", b->key, text);
+	} else {
+		str_fmt(path, sizeof(path),
+		        GROUP_PATH "/namespaces/%s/concurrencybudgets/%s/status", b->namespace,
+		        b->name);
+		rc = kube_send(NULL, c->opts.kube, "PATCH", path, "application/merge-patch+json",
+		               patch, &err);
+		if (rc == FS_ENOTFOUND)
+			rc = FS_OK; /* deleted meanwhile */
+		if (rc != FS_OK)
+			log_warn("budget %s: writing status: %s", b->key, err.msg);
+	}
+	if (rc == FS_OK) {
+		free(b->last_status);
+		b->last_status = strdup(text);
+		b->written_seq = seq;
+	}
+out:
+	pthread_mutex_unlock(&b->write_mu);
+	json_object_put(patch);
+}
+
+static void budget_notes(struct ctrl *c, const struct budget_state *b, int notes)
+{
+	if (notes & NOTE_OVERCOMMITTED)
+		emit_budget(c, b, EVENTS_WARNING, "Overcommitted",
+		            b->cond[B_OVERCOMMITTED].message);
+	if (notes & NOTE_FITS)
+		emit_budget(c, b, EVENTS_NORMAL, "MinimumsFit", b->cond[B_OVERCOMMITTED].message);
+}
+
+struct poke {
+	struct ctrl *c;
+	const char *budget_key;
+	const char *except;
+};
+
+static void poke_member(void *ctx, const char *key, void *value)
+{
+	struct poke *p = ctx;
+
+	if (strcmp(value, p->budget_key) == 0 && (!p->except || strcmp(key, p->except) != 0))
+		wq_add(p->c->queue, key, NULL);
+}
+
+/*
+ * Queues the members of budget `budget_key` (but `except`) now: what some
+ * of them wait for (units, a turn, the end of a saturation) came free.
+ */
+static void poke_members(struct ctrl *c, const char *budget_key, const char *except)
+{
+	struct poke p = {c, budget_key, except};
+
+	if (!c->queue || !budget_key[0])
+		return;
+	pthread_mutex_lock(&c->mu);
+	strmap_foreach(&c->membership, poke_member, &p);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void queue_budget(struct ctrl *c, const char *budget_key)
+{
+	char key[KEY_MAX + sizeof(BUDGET_KEY_PREFIX)];
+
+	if (!c->queue || !budget_key[0])
+		return;
+	str_fmt(key, sizeof(key), BUDGET_KEY_PREFIX "%s", budget_key);
+	wq_add(c->queue, key, NULL);
+}
+
+/* Keeps the membership index (scaler -> budget) in step with a scaler object. */
+static void note_membership(struct ctrl *c, json_object *obj, bool deleted)
+{
+	char key[KEY_MAX], now_in[KEY_MAX] = "", was_in[KEY_MAX] = "";
+	json_object *v;
+	const char *ns = NULL, *budget = NULL;
+	char *old, *copy;
+
+	if (kube_object_key(key, sizeof(key), obj, NULL) != FS_OK)
+		return;
+	if (json_object_object_get_ex(obj, "metadata", &v) &&
+	    json_object_object_get_ex(v, "namespace", &v))
+		ns = json_object_get_string(v);
+	if (json_object_object_get_ex(obj, "spec", &v) &&
+	    json_object_object_get_ex(v, "budget", &v) &&
+	    json_object_object_get_ex(v, "name", &v) && json_object_is_type(v, json_type_string))
+		budget = json_object_get_string(v);
+	if (!deleted && ns && budget && budget[0])
+		str_fmt(now_in, sizeof(now_in), "%s/%s", ns, budget);
+	pthread_mutex_lock(&c->mu);
+	old = strmap_get(&c->membership, key);
+	if (old)
+		str_fmt(was_in, sizeof(was_in), "%s", old);
+	if (strcmp(was_in, now_in) != 0) {
+		free(strmap_remove(&c->membership, key));
+		copy = now_in[0] ? strdup(now_in) : NULL;
+		if (copy && strmap_put(&c->membership, key, copy, NULL, NULL) != FS_OK)
+			free(copy);
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (strcmp(was_in, now_in) != 0) {
+		queue_budget(c, was_in);
+		queue_budget(c, now_in);
+	}
+}
+
+/* The cached budget `key` from the informer of its namespace. */
+static json_object *budget_informer_get(struct ctrl *c, const char *key)
+{
+	const char *slash = strchr(key, '/');
+	size_t ns_len = slash ? (size_t)(slash - key) : 0;
+
+	for (size_t i = 0; i < c->n_informers; i++) {
+		const char *ns = c->informer_ns[i];
+
+		if (!ns || (strlen(ns) == ns_len && strncmp(ns, key, ns_len) == 0))
+			return kube_informer_get(c->budget_informers[i], key);
+	}
+	return NULL;
+}
+
+/* Reads the saturation query into `sat` and `msg`. The budget's own worker only. */
+static enum budget_saturation read_saturation(struct ctrl *c, struct budget_state *b,
+                                              const struct ctrl_budget_spec *bs, char *msg,
+                                              size_t size)
+{
+	const char *url = bs->prom_url ? bs->prom_url : c->prometheus_url;
+	struct prom_sample sample;
+	struct fs_err err;
+
+	if (!url) {
+		str_fmt(msg, size,
+		        "spec.prometheus.url is not set and the operator has no --prometheus-url");
+		return BUDGET_SATURATION_UNKNOWN;
+	}
+	if (!b->prom || strcmp(b->prom_url, url) != 0) {
+		struct prom_client_opts po;
+
+		prom_client_free(b->prom);
+		b->prom = NULL;
+		prom_client_opts_init(&po);
+		po.url = url;
+		po.max_inflight = c->opts.prometheus_max_inflight;
+		po.stop = c->opts.stop;
+		if (prom_client_new(&b->prom, &po, &err) != FS_OK) {
+			str_fmt(msg, size, "the saturationQuery's Prometheus: %s", err.msg);
+			return BUDGET_SATURATION_UNKNOWN;
+		}
+		str_fmt(b->prom_url, sizeof(b->prom_url), "%s", url);
+	}
+	if (prom_query(&sample, b->prom, bs->saturation_query, 0, &err) != FS_OK) {
+		str_fmt(msg, size, "the saturationQuery failed: %s", err.msg);
+		return BUDGET_SATURATION_UNKNOWN;
+	}
+	switch (sample.status) {
+	case PROM_VALUE:
+		str_fmt(msg, size, "the saturationQuery returned %g", sample.value);
+		return sample.value > 0 ? BUDGET_SATURATED : BUDGET_NOT_SATURATED;
+	case PROM_EMPTY:
+		/* A comparison that holds for no series ("x > 0.9") answers nothing: not saturated.
+		 */
+		str_fmt(msg, size, "the saturationQuery returned no series");
+		return BUDGET_NOT_SATURATED;
+	case PROM_NAN:
+		str_fmt(msg, size, "the saturationQuery returned NaN");
+		break;
+	case PROM_STALE:
+		str_fmt(msg, size, "the saturationQuery's latest sample is stale (%.0fs old)",
+		        sample.at - sample.timestamp);
+		break;
+	case PROM_MULTI:
+		str_fmt(msg, size, "the saturationQuery returned %zu series; it must return one",
+		        sample.series);
+		break;
+	}
+	return BUDGET_SATURATION_UNKNOWN;
+}
+
+struct period {
+	struct ctrl *c;
+	const char *budget_key;
+	double seconds;
+};
+
+static void member_period(void *ctx, const char *key, void *value)
+{
+	struct period *p = ctx;
+	struct scaler *s;
+
+	if (strcmp(value, p->budget_key) != 0 || !(s = strmap_get(&p->c->scalers, key)))
+		return;
+	if (s->interval > 0 && (p->seconds <= 0 || s->interval < p->seconds))
+		p->seconds = s->interval;
+}
+
+/*
+ * Evaluates one ConcurrencyBudget: reads its saturation query and writes its
+ * status from a plan of all its members. Returns the delay until the next
+ * evaluation in ms (0: drop the key).
+ */
+static long budget_evaluate(struct ctrl *c, const char *key)
+{
+	json_object *obj = budget_informer_get(c, key), *patch;
+	struct ctrl_budget_spec bs;
+	struct budget_state *b;
+	struct members *ms;
+	struct period per = {c, key, 0};
+	enum budget_saturation sat = BUDGET_NOT_SATURATED, was;
+	char msg[400] = "", cond_msg[512];
+	struct fs_err err;
+	double now = clock_unix_s();
+	bool valid, planned, changed;
+	unsigned long seq;
+	int notes = 0;
+
+	if (!obj) {
+		pthread_mutex_lock(&c->mu);
+		b = strmap_remove(&c->budgets, key);
+		pthread_mutex_unlock(&c->mu);
+		if (b) {
+			log_info("budget %s: deleted; its members hold their scale-ups", key);
+			budget_unref(c, b);
+			poke_members(c, key, NULL);
+		}
+		return 0;
+	}
+	pthread_mutex_lock(&c->mu);
+	b = budget_get_locked(c, key);
+	pthread_mutex_unlock(&c->mu);
+	ms = calloc(1, sizeof(*ms));
+	if (!b || !ms) {
+		json_object_put(obj);
+		budget_unref(c, b);
+		free(ms);
+		return BUDGET_PERIOD_MIN_MS;
+	}
+	valid = ctrl_budget_spec_parse(&bs, obj, &err) == FS_OK;
+	json_object_put(obj);
+	if (valid && bs.saturation_query)
+		sat = read_saturation(c, b, &bs, msg, sizeof(msg));
+
+	pthread_mutex_lock(&c->mu);
+	changed = b->valid != valid || (valid && b->generation != bs.generation);
+	was = saturation_now(b);
+	b->valid = valid;
+	if (!valid) {
+		str_fmt(b->invalid, sizeof(b->invalid), "%s", err.msg);
+		set_tri(&b->cond[B_SATURATED], "Unknown", "InvalidSpec", err.msg, now);
+	} else {
+		str_fmt(b->uid, sizeof(b->uid), "%s", bs.uid ? bs.uid : "");
+		b->generation = bs.generation;
+		b->capacity = bs.capacity;
+		b->max_concurrent = bs.max_concurrent_scale_ups;
+		b->has_query = bs.saturation_query != NULL;
+		b->saturation = sat;
+		b->saturation_at = clock_mono_s();
+		str_fmt(b->saturation_msg, sizeof(b->saturation_msg), "%s", msg);
+		if (!b->has_query)
+			set_tri(&b->cond[B_SATURATED], "False", "NoSaturationQuery",
+			        "the budget has no saturationQuery", now);
+		else if (sat == BUDGET_SATURATED) {
+			str_fmt(cond_msg, sizeof(cond_msg), "%s (above 0): no member scales up",
+			        msg);
+			set_tri(&b->cond[B_SATURATED], "True", "SaturationQueryAboveZero", cond_msg,
+			        now);
+		} else if (sat == BUDGET_NOT_SATURATED)
+			set_tri(&b->cond[B_SATURATED], "False", "SaturationQueryNotAboveZero", msg,
+			        now);
+		else {
+			str_fmt(cond_msg, sizeof(cond_msg),
+			        "%s; no member scales up until it answers", msg);
+			set_tri(&b->cond[B_SATURATED], "Unknown", "SaturationQueryFailed", cond_msg,
+			        now);
+		}
+	}
+	planned = valid && plan_members(ms, c, b, &err) == FS_OK;
+	if (valid && !planned)
+		log_warn("budget %s: %s", key, err.msg);
+	patch = budget_status_locked(b, ms, planned, now, &seq, &notes);
+	strmap_foreach(&c->membership, member_period, &per);
+	pthread_mutex_unlock(&c->mu);
+
+	write_budget_status(c, b, patch, seq);
+	budget_notes(c, b, notes);
+	if (valid && b->has_query && sat != was) {
+		if (sat == BUDGET_SATURATED)
+			emit_budget(c, b, EVENTS_WARNING, "Saturated",
+			            b->cond[B_SATURATED].message);
+		else if (sat == BUDGET_NOT_SATURATED && was != BUDGET_NOT_SATURATED)
+			emit_budget(c, b, EVENTS_NORMAL, "SaturationEnded", msg);
+		else if (sat == BUDGET_SATURATION_UNKNOWN)
+			emit_budget(c, b, EVENTS_WARNING, "SaturationQueryFailed", msg);
+	}
+	/* Members held back by what just changed go again now. */
+	if (changed || (sat == BUDGET_NOT_SATURATED && was != BUDGET_NOT_SATURATED))
+		poke_members(c, key, NULL);
+	if (valid)
+		ctrl_budget_spec_release(&bs);
+	budget_unref(c, b);
+	free(ms);
+	{
+		long ms_next =
+		    per.seconds > 0 ? (long)(per.seconds * 1000.0) : BUDGET_PERIOD_MAX_MS;
+
+		if (ms_next < BUDGET_PERIOD_MIN_MS)
+			ms_next = BUDGET_PERIOD_MIN_MS;
+		return ms_next > BUDGET_PERIOD_MAX_MS ? BUDGET_PERIOD_MAX_MS : ms_next;
+	}
+}
+
+/* The decision's reason again after the budget changed `step`, as scale_evaluate words it. */
+static void budget_reason(struct scale_decision *d, const char *step)
+{
+	char mode[SCALE_REASON_MAX / 4] = "";
+
+	str_fmt(d->step, sizeof(d->step), "%s", step);
+	if (d->mode == SCALE_MODE_DRY_RUN)
+		str_fmt(mode, sizeof(mode), "; dry run, would scale from %d to %d", d->current,
+		        d->proposed);
+	else if (d->mode == SCALE_MODE_PAUSED)
+		str_fmt(mode, sizeof(mode), "; paused at %d (would scale to %d)", d->current,
+		        d->proposed);
+	str_fmt(d->reason, sizeof(d->reason), "%s; %s%s", d->basis, d->step, mode);
+}
+
+/*
+ * Cuts the decision to `target` replicas when the budget allows fewer than
+ * it proposes: a scale-up capped (scale_apply_budget), or a give-back below
+ * what it holds. Returns true when the budget bit.
+ */
+static bool budget_cut(struct scale_decision *d, int target, const char *budget)
+{
+	char step[SCALE_REASON_MAX / 2];
+	int wanted = d->proposed;
+
+	/* Paused changes nothing anyway; its reason stays "paused". */
+	if (target >= d->proposed || d->mode == SCALE_MODE_PAUSED)
+		return false;
+	if (d->proposed > d->current && target >= d->current) {
+		scale_apply_budget(d, target);
+		str_fmt(step, sizeof(step), "scale-up to %d capped at %d by budget %.60s", wanted,
+		        d->proposed, budget);
+	} else {
+		str_fmt(step, sizeof(step),
+		        "giving %d replicas back to budget %.60s: %d is its fair share",
+		        d->current - target, budget, target);
+		d->proposed = target;
+		d->clamped_by = SCALE_LIMIT_BUDGET;
+		d->desired = target;
+		d->limited_by = SCALE_LIMIT_BUDGET;
+		if (d->mode != SCALE_MODE_AUTO) {
+			d->desired = d->current;
+			d->limited_by = d->mode == SCALE_MODE_DRY_RUN ? SCALE_LIMIT_DRY_RUN
+			                                              : SCALE_LIMIT_PAUSED;
+		}
+	}
+	budget_reason(d, step);
+	return true;
+}
+
+/* The Throttled message: what it wanted, what it may have, and why. */
+static void throttle_message(char *out, size_t size, const struct members *ms, size_t i,
+                             const struct budget_state *b, int wanted, int current)
+{
+	const struct budget_grant *g = &ms->g[i];
+	const struct budget_totals *t = &ms->totals;
+	char head[96];
+
+	str_fmt(head, sizeof(head), "wants %d replicas, has %d, may have %d", wanted, current,
+	        g->target);
+	switch (g->limit) {
+	case BUDGET_LIMIT_SATURATED:
+	case BUDGET_LIMIT_UNKNOWN:
+		str_fmt(out, size, "%s: budget %s: %s; no member scales up", head, b->name,
+		        b->saturation_msg[0] ? b->saturation_msg
+		                             : "the saturationQuery is not read");
+		break;
+	case BUDGET_LIMIT_TURN:
+		str_fmt(out, size,
+		        "%s: budget %s lets %d members scale up at once and %d are; it waits its "
+		        "turn",
+		        head, b->name, b->max_concurrent, t->scaling_up);
+		break;
+	case BUDGET_LIMIT_RELEASE:
+		str_fmt(out, size,
+		        "%s: budget %s: its fair share is %d, but the members hold %g of the %g "
+		        "units; it grows as those above their shares give units back",
+		        head, b->name, g->allocated, t->used_units, b->capacity);
+		break;
+	default:
+		str_fmt(out, size,
+		        "%s: budget %s: its fair share is %d replicas (%g units); the %zu members "
+		        "ask for %g of the %g units",
+		        head, b->name, g->allocated,
+		        (double)g->allocated * ms->m[i].units_per_replica, ms->n,
+		        t->requested_units, b->capacity);
+	}
+}
+
+/*
+ * Puts a member's decision through its budget: a plan of every member from
+ * one snapshot, under mu, so two members never both take the last units;
+ * this member's part is applied to ev->d and its scale-up counted at once.
+ * Fills `throttle` (the Throttled message, "" when the budget did not bite)
+ * and `limit` (its reason).
+ */
+static void budget_decide(struct ctrl *c, struct scaler *s, struct evaluation *ev, double now,
+                          char *throttle, size_t size, const char **limit)
+{
+	json_object *cached = budget_informer_get(c, s->budget_key);
+	bool exists = cached != NULL;
+	struct scale_decision *d = &ev->d;
+	struct budget_state *b = NULL;
+	struct members *ms = calloc(1, sizeof(*ms));
+	json_object *patch = NULL;
+	struct fs_err err;
+	unsigned long seq = 0;
+	int floor_n =
+	    ev->current > ev->spec.scale.min_replicas ? ev->current : ev->spec.scale.min_replicas;
+	int wanted = d->proposed, notes = 0;
+	size_t i;
+
+	json_object_put(cached);
+	throttle[0] = '\0';
+	*limit = "WithinBudget";
+	pthread_mutex_lock(&c->mu);
+	s->requested = d->mode == SCALE_MODE_PAUSED ? ev->current : d->proposed;
+	s->held = ev->current;
+	if (s->requested <= s->held)
+		s->waiting_since = 0;
+	else if (!s->waiting_since)
+		s->waiting_since = now;
+	b = strmap_get(&c->budgets, s->budget_key);
+	if (!ms || !b || !b->valid) {
+		/* No budget to go by: hold scale-ups (minReplicas aside), never scale-downs. */
+		if (budget_cut(d, floor_n, ev->spec.budget_name)) {
+			if (!ms)
+				str_fmt(throttle, size, "out of memory planning budget %s",
+				        ev->spec.budget_name);
+			else if (!b && exists)
+				str_fmt(throttle, size,
+				        "budget %s is not evaluated yet; no scale-up until it is",
+				        ev->spec.budget_name);
+			else if (!b)
+				str_fmt(throttle, size,
+				        "spec.budget.name: there is no ConcurrencyBudget %s in "
+				        "namespace "
+				        "%s; no scale-up until it exists",
+				        ev->spec.budget_name, s->namespace);
+			else
+				str_fmt(throttle, size, "budget %s is invalid: %s; no scale-up",
+				        b->name, b->invalid);
+			*limit = b ? "BudgetInvalid" : exists ? "BudgetPending" : "BudgetNotFound";
+		}
+		if (!b && exists)
+			queue_budget(c, s->budget_key);
+		s->held = d->desired > ev->current ? d->desired : ev->current;
+		pthread_mutex_unlock(&c->mu);
+		free(ms);
+		return;
+	}
+	b->refs++;
+	if (plan_members(ms, c, b, &err) != FS_OK) {
+		if (budget_cut(d, floor_n, b->name)) {
+			str_fmt(throttle, size, "budget %s: %s; no scale-up", b->name, err.msg);
+			*limit = "BudgetInvalid";
+		}
+		s->held = d->desired > ev->current ? d->desired : ev->current;
+		pthread_mutex_unlock(&c->mu);
+		budget_unref(c, b);
+		free(ms);
+		return;
+	}
+	for (i = 0; i < ms->n && ms->s[i] != s; i++)
+		;
+	if (i < ms->n) {
+		struct budget_grant *g = &ms->g[i];
+
+		/* A member not evaluated yet may hold any number of units: nobody grows. */
+		if (ms->unseen[0] && g->target > floor_n) {
+			g->target = floor_n;
+			if (budget_cut(d, floor_n, b->name)) {
+				str_fmt(
+				    throttle, size,
+				    "wants %d replicas, has %d: budget %s: member %s has not been "
+				    "evaluated yet; no scale-up until every member's count is "
+				    "known",
+				    wanted, ev->current, b->name, ms->unseen);
+				*limit = "MembersUnknown";
+			}
+		} else if (budget_cut(d, g->target, b->name)) {
+			throttle_message(throttle, size, ms, i, b, wanted, ev->current);
+			*limit = budget_limit_name(
+			    g->limit == BUDGET_LIMIT_NONE ? BUDGET_LIMIT_SHARE : g->limit);
+		}
+		s->allocated = g->allocated;
+		/* Counted at once: the next plan sees it scaling up and its units taken. */
+		if (d->desired > ev->current) {
+			if (s->watch_rollouts)
+				lead_rollout_start(&s->rollout, now, ev->current, d->desired);
+			s->waiting_since = 0;
+			ms->m[i].current = d->desired;
+			ms->m[i].scaling_up = true;
+		}
+		s->held = d->desired > ev->current ? d->desired : ev->current;
+	} else if (budget_cut(d, floor_n, b->name)) {
+		/* Not among the members yet (the index lags its spec): no scale-up this time. */
+		str_fmt(throttle, size, "budget %s does not list it as a member yet; no scale-up",
+		        b->name);
+		*limit = "MembersUnknown";
+		s->held = ev->current;
+	}
+	patch = budget_status_locked(b, ms, true, now, &seq, &notes);
+	pthread_mutex_unlock(&c->mu);
+	write_budget_status(c, b, patch, seq);
+	budget_notes(c, b, notes);
+	budget_unref(c, b);
+	free(ms);
+}
+
 /* The cached scaler `key` ("namespace/name") from the informer of its namespace. */
 static json_object *informer_get(struct ctrl *c, const char *key)
 {
@@ -1062,7 +1967,16 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 
 	memset(ev, 0, sizeof(*ev));
 	if (!obj) {
+		char budget_key[KEY_MAX] = "";
+
+		pthread_mutex_lock(&c->mu);
+		s = strmap_get(&c->scalers, key);
+		if (s)
+			str_fmt(budget_key, sizeof(budget_key), "%s", s->budget_key);
+		pthread_mutex_unlock(&c->mu);
 		scaler_forget(c, key);
+		/* Its units are free for the others. */
+		poke_members(c, budget_key, NULL);
 		return 0;
 	}
 	s = scaler_get(c, key);
@@ -1074,12 +1988,17 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	/* Between full evaluations of an unchanged spec, only the scale-up's readiness. */
 	if (s->rollout.active && clock_mono_s() < s->full_due &&
 	    generation_of(obj) == s->spec_generation) {
-		watch_rollout(c, s, now);
+		/* Its scale-up is ready: a budget's next member may take its turn. */
+		if (watch_rollout(c, s, now))
+			poke_members(c, s->budget_key, key);
 		json_object_put(obj);
 		return next_look_ms(c, s);
 	}
 	if (ctrl_spec_parse(&ev->spec, obj, err) != FS_OK) {
 		/* Only this scaler stops; it is looked at again when its spec changes. */
+		pthread_mutex_lock(&c->mu);
+		s->member = MEMBER_INVALID;
+		pthread_mutex_unlock(&c->mu);
 		str_fmt(ev->error, sizeof(ev->error), "%s", err->msg);
 		ev->spec.generation = generation_of(obj);
 		set_condition(s, C_READY, false, "InvalidSpec", err->msg, now);
@@ -1096,6 +2015,17 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	ev->spec_ok = true;
 	s->invalid_reported[0] = '\0';
 	next_ms = (long)(ev->spec.interval * 1000.0);
+	pthread_mutex_lock(&c->mu);
+	if (ev->spec.budget_name)
+		str_fmt(s->budget_key, sizeof(s->budget_key), "%s/%s", s->namespace,
+		        ev->spec.budget_name);
+	else
+		s->budget_key[0] = '\0';
+	s->units_per_replica = ev->spec.budget_units_per_replica;
+	s->weight = ev->spec.budget_weight;
+	s->min_replicas = ev->spec.scale.min_replicas;
+	s->interval = ev->spec.interval;
+	pthread_mutex_unlock(&c->mu);
 
 	rc = scale_path(path, sizeof(path), c, &ev->spec, err);
 	if (rc == FS_OK)
@@ -1103,6 +2033,19 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	if (rc != FS_OK) {
 		bool invalid = rc == FS_EINVAL;
 
+		/*
+		 * A budget counts a missing target as holding nothing and a target
+		 * it cannot scale as no member; after other errors it goes by what
+		 * it last saw.
+		 */
+		pthread_mutex_lock(&c->mu);
+		if (invalid) {
+			s->member = MEMBER_INVALID;
+		} else if (rc == FS_ENOTFOUND) {
+			s->member = MEMBER_KNOWN;
+			s->held = s->requested = 0;
+		}
+		pthread_mutex_unlock(&c->mu);
 		str_fmt(ev->error, sizeof(ev->error), "%s", err->msg);
 		set_condition(s, C_READY, false, invalid ? "InvalidSpec" : "TargetNotFound",
 		              err->msg, now);
@@ -1124,10 +2067,17 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	                  : 0;
 	json_object_put(scale);
 	str_fmt(s->target_path, sizeof(s->target_path), "%.*s", (int)(strlen(path) - 6), path);
-	s->watch_rollouts = ev->spec.lead_time_auto;
+	s->watch_rollouts = ev->spec.lead_time_auto || ev->spec.budget_name;
 	if (!s->watch_rollouts)
 		rollout_scaled(c, s, now, 0, 0);
-	watch_rollout(c, s, now);
+	if (watch_rollout(c, s, now))
+		poke_members(c, s->budget_key, key);
+	pthread_mutex_lock(&c->mu);
+	if (s->member != MEMBER_KNOWN)
+		s->requested = ev->current;
+	s->member = MEMBER_KNOWN;
+	s->held = ev->current;
+	pthread_mutex_unlock(&c->mu);
 	if (ev->spec.lead_time_auto)
 		ev->spec.scale.lead_time = lead_seconds(&s->lead);
 
@@ -1168,6 +2118,28 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	}
 	ev->decided = true;
 
+	if (ev->spec.budget_name) {
+		char throttle[512];
+		const char *limit;
+
+		budget_decide(c, s, ev, now, throttle, sizeof(throttle), &limit);
+		if (throttle[0]) {
+			set_condition(s, C_THROTTLED, true, limit, throttle, now);
+			if (strcmp(s->throttle_reported, throttle) != 0) {
+				log_info("%s: throttled: %s", s->key, throttle);
+				emit(c, s, uid_of(obj), EVENTS_NORMAL, "Throttled", "Budget",
+				     throttle);
+			}
+		} else {
+			str_fmt(msg, sizeof(msg), "budget %s: it may have all it asks for (%d)",
+			        ev->spec.budget_name, ev->d.proposed);
+			set_condition(s, C_THROTTLED, false, limit, msg, now);
+		}
+		str_fmt(s->throttle_reported, sizeof(s->throttle_reported), "%s", throttle);
+	} else if (s->cond[C_THROTTLED].set) {
+		set_condition(s, C_THROTTLED, false, "NoBudget", "the scaler is in no budget", now);
+	}
+
 	set_condition(s, C_READY, true, "Evaluated", "the scaler is evaluated every interval", now);
 	if (ev->d.desired != ev->current && !c->opts.dry_run) {
 		rc = apply_scale(c, s, ev, path, uid_of(obj), now, err);
@@ -1186,6 +2158,19 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 			         ev->spec.target_name, ev->current, ev->d.desired, ev->d.reason);
 		set_condition(s, C_ABLE, true, "SucceededGetScale",
 		              "the target's /scale can be read", now);
+	}
+	if (ev->spec.budget_name) {
+		bool freed;
+
+		/* What the budget counted for it is what its target really has now. */
+		pthread_mutex_lock(&c->mu);
+		if (!ev->scaled && s->rollout.active && s->rollout.since == now)
+			s->rollout.active = false;
+		s->held = ev->scaled ? ev->d.desired : ev->current;
+		freed = ev->scaled && ev->d.desired < ev->current;
+		pthread_mutex_unlock(&c->mu);
+		if (freed)
+			poke_members(c, s->budget_key, key);
 	}
 	if (ev->d.metrics_failed) {
 		/* The first failure in full: the decision's reason is a short sentence. */
@@ -1254,11 +2239,19 @@ static void record_duration(struct ctrl *c, double seconds, bool failed)
 static enum fs_rc reconcile(void *ctx, const char *key)
 {
 	struct ctrl *c = ctx;
-	struct evaluation *ev = calloc(1, sizeof(*ev));
+	struct evaluation *ev;
 	struct fs_err err;
 	double t0;
 	long next;
 
+	if (strncmp(key, BUDGET_KEY_PREFIX, strlen(BUDGET_KEY_PREFIX)) == 0) {
+		next = budget_evaluate(c, key + strlen(BUDGET_KEY_PREFIX));
+		if (next > 0 && wq_add_after(c->queue, key, (uint32_t)next, &err) != FS_OK &&
+		    err.rc != FS_ECANCELED)
+			log_warn("requeueing %s: %s", key, err.msg);
+		return FS_OK;
+	}
+	ev = calloc(1, sizeof(*ev));
 	if (!ev)
 		return FS_ENOMEM;
 	t0 = clock_mono_s();
@@ -1278,12 +2271,42 @@ static enum fs_rc reconcile(void *ctx, const char *key)
 
 /* --- lifecycle ------------------------------------------------------------------ */
 
+/* The informers of ForecastScalers and ConcurrencyBudgets in `ns` (NULL: all). */
+static enum fs_rc add_informers(struct ctrl *c, char *ns, struct fs_err *err)
+{
+	struct kube_informer_handlers h = {on_add, on_update, on_delete, c};
+	struct kube_informer_handlers hb = {on_budget_add, on_budget_update, on_budget_delete, c};
+	struct kube_informer_opts io;
+	char path[PATH_LEN];
+	size_t i = c->n_informers;
+	enum fs_rc rc;
+
+	if (i == CTRL_NAMESPACES_MAX)
+		return fs_fail(err, FS_EINVAL, "--namespace: at most %d namespaces",
+		               CTRL_NAMESPACES_MAX);
+	kube_informer_opts_init(&io);
+	io.path = path;
+	io.name = "forecastscalers";
+	if (ns)
+		str_fmt(path, sizeof(path), GROUP_PATH "/namespaces/%s/forecastscalers", ns);
+	else
+		str_fmt(path, sizeof(path), GROUP_PATH "/forecastscalers");
+	rc = kube_informer_new(&c->informers[i], c->opts.kube, &io, &h, err);
+	if (rc != FS_OK)
+		return rc;
+	c->informer_ns[i] = ns;
+	c->n_informers++;
+	io.name = "concurrencybudgets";
+	if (ns)
+		str_fmt(path, sizeof(path), GROUP_PATH "/namespaces/%s/concurrencybudgets", ns);
+	else
+		str_fmt(path, sizeof(path), GROUP_PATH "/concurrencybudgets");
+	return kube_informer_new(&c->budget_informers[i], c->opts.kube, &io, &hb, err);
+}
+
 enum fs_rc ctrl_new(struct ctrl **out, const struct ctrl_opts *opts, struct fs_err *err)
 {
 	struct ctrl *c = calloc(1, sizeof(*c));
-	struct kube_informer_opts io;
-	struct kube_informer_handlers h = {on_add, on_update, on_delete, NULL};
-	char path[PATH_LEN];
 	struct wq_opts qo;
 	enum fs_rc rc;
 
@@ -1300,39 +2323,25 @@ enum fs_rc ctrl_new(struct ctrl **out, const struct ctrl_opts *opts, struct fs_e
 	pthread_mutex_init(&c->stats_mu, NULL);
 	strmap_init(&c->scalers);
 	strmap_init(&c->kinds);
+	strmap_init(&c->budgets);
+	strmap_init(&c->membership);
 	c->namespace = opts->namespace ? strdup(opts->namespace) : NULL;
 	c->prometheus_url = opts->prometheus_url ? strdup(opts->prometheus_url) : NULL;
 	wq_opts_init(&qo);
 	rc = wq_new(&c->queue, &qo, err);
 	if (rc != FS_OK)
 		goto fail;
-	h.ctx = c;
-	kube_informer_opts_init(&io);
-	io.name = "forecastscalers";
-	io.path = path;
 	if (!c->namespace || !c->namespace[0]) {
-		str_fmt(path, sizeof(path), GROUP_PATH "/forecastscalers");
-		rc = kube_informer_new(&c->informers[0], opts->kube, &io, &h, err);
+		rc = add_informers(c, NULL, err);
 		if (rc != FS_OK)
 			goto fail;
-		c->n_informers = 1;
 	} else {
 		char *list = c->namespace, *save = NULL;
 
 		for (char *ns = strtok_r(list, ",", &save); ns; ns = strtok_r(NULL, ",", &save)) {
-			if (c->n_informers == CTRL_NAMESPACES_MAX) {
-				rc = fs_fail(err, FS_EINVAL, "--namespace: at most %d namespaces",
-				             CTRL_NAMESPACES_MAX);
-				goto fail;
-			}
-			str_fmt(path, sizeof(path), GROUP_PATH "/namespaces/%s/forecastscalers",
-			        ns);
-			c->informer_ns[c->n_informers] = ns;
-			rc = kube_informer_new(&c->informers[c->n_informers], opts->kube, &io, &h,
-			                       err);
+			rc = add_informers(c, ns, err);
 			if (rc != FS_OK)
 				goto fail;
-			c->n_informers++;
 		}
 		if (!c->n_informers) {
 			rc = fs_fail(err, FS_EINVAL, "--namespace: no namespace named");
@@ -1351,6 +2360,8 @@ enum fs_rc ctrl_start(struct ctrl *c, struct fs_err *err)
 	for (size_t i = 0; i < c->n_informers; i++) {
 		enum fs_rc rc = kube_informer_start(c->informers[i], err);
 
+		if (rc == FS_OK)
+			rc = kube_informer_start(c->budget_informers[i], err);
 		if (rc != FS_OK)
 			return rc;
 	}
@@ -1360,7 +2371,8 @@ enum fs_rc ctrl_start(struct ctrl *c, struct fs_err *err)
 bool ctrl_synced(struct ctrl *c)
 {
 	for (size_t i = 0; i < c->n_informers; i++) {
-		if (!kube_informer_synced(c->informers[i]))
+		if (!kube_informer_synced(c->informers[i]) ||
+		    !kube_informer_synced(c->budget_informers[i]))
 			return false;
 	}
 	return true;
@@ -1375,6 +2387,9 @@ bool ctrl_wait_synced(struct ctrl *c, long timeout_ms)
 
 		if (!kube_informer_wait_synced(c->informers[i], left > 0 ? left : 0))
 			return false;
+		left = (long)((deadline - clock_mono_s()) * 1000.0);
+		if (!kube_informer_wait_synced(c->budget_informers[i], left > 0 ? left : 0))
+			return false;
 	}
 	return true;
 }
@@ -1387,6 +2402,13 @@ static void informers_foreach(struct ctrl *c,
 {
 	for (size_t i = 0; i < c->n_informers; i++)
 		kube_informer_foreach(c->informers[i], fn, ctx);
+}
+
+static void queue_budget_key(void *ctx, const char *key, const char *rv, const char *json)
+{
+	(void)rv;
+	(void)json;
+	queue_budget(ctx, key);
 }
 
 static void queue_key(void *ctx, const char *key, const char *rv, const char *json)
@@ -1408,6 +2430,8 @@ enum fs_rc ctrl_start_workers(struct ctrl *c, struct fs_err *err)
 	if (rc != FS_OK)
 		return rc;
 	c->workers_running = true;
+	for (size_t i = 0; i < c->n_informers; i++)
+		kube_informer_foreach(c->budget_informers[i], queue_budget_key, c);
 	informers_foreach(c, queue_key, c);
 	return FS_OK;
 }
@@ -1439,9 +2463,17 @@ static int cmp_keys(const void *a, const void *b)
 
 int ctrl_once(struct ctrl *c, FILE *out)
 {
-	struct once_keys k = {NULL, 0};
+	struct once_keys k = {NULL, 0}, bk = {NULL, 0};
 	int failed = 0;
 
+	/* Budgets first: their members' plans read their saturation. */
+	for (size_t i = 0; i < c->n_informers; i++)
+		kube_informer_foreach(c->budget_informers[i], collect_key, &bk);
+	for (size_t i = 0; i < bk.n; i++) {
+		budget_evaluate(c, bk.keys[i]);
+		free(bk.keys[i]);
+	}
+	free(bk.keys);
 	informers_foreach(c, collect_key, &k);
 	qsort(k.keys, k.n, sizeof(*k.keys), cmp_keys);
 	fprintf(out, "%-40s %-24s %7s %7s %8s %8s %11s %-12s %s\n", "SCALER", "TARGET", "CURRENT",
@@ -1481,11 +2513,15 @@ void ctrl_free(struct ctrl *c)
 		wq_stop_workers(c->queue);
 		wq_shutdown(c->queue);
 	}
-	for (size_t i = 0; i < c->n_informers; i++)
+	for (size_t i = 0; i < c->n_informers; i++) {
 		kube_informer_free(c->informers[i]);
+		kube_informer_free(c->budget_informers[i]);
+	}
 	wq_free(c->queue);
 	strmap_release(&c->scalers, scaler_free);
 	strmap_release(&c->kinds, free);
+	strmap_release(&c->budgets, budget_drop);
+	strmap_release(&c->membership, free);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->refit_mu);
 	pthread_cond_destroy(&c->refit_cv);
@@ -1630,6 +2666,65 @@ static void render_scaler(void *ctx, const char *key, void *value)
 	}
 }
 
+static const struct {
+	const char *name;
+	const char *help;
+} budget_series[] = {
+    {"foresight_budget_capacity_units", "spec.capacity of the ConcurrencyBudget."},
+    {"foresight_budget_requested_units", "What the budget's members ask for together."},
+    {"foresight_budget_allocated_units", "The members' fair shares together."},
+    {"foresight_budget_used_units", "What the members' targets hold together."},
+    {"foresight_budget_members", "Members of the budget."},
+    {"foresight_budget_saturated", "1 while the saturationQuery returns a value above 0."},
+    {"foresight_budget_saturation_unknown",
+     "1 while the saturationQuery fails (no member scales up)."},
+    {"foresight_budget_overcommitted", "1 while the members' minimums exceed the capacity."},
+};
+
+/* Under mu (strmap_foreach of the budgets). */
+static void render_budget(void *ctx, const char *key, void *value)
+{
+	struct render *r = ctx;
+	const struct budget_state *b = value;
+	char ns[600], name[600];
+	enum budget_saturation sat = saturation_now(b);
+	double v = 0;
+
+	(void)key;
+	if (!b->valid)
+		return;
+	escape_label(ns, sizeof(ns), b->namespace);
+	escape_label(name, sizeof(name), b->name);
+	switch (r->pass) {
+	case 0:
+		v = b->capacity;
+		break;
+	case 1:
+		v = b->requested_units;
+		break;
+	case 2:
+		v = b->allocated_units;
+		break;
+	case 3:
+		v = b->used_units;
+		break;
+	case 4:
+		v = (double)b->n_members;
+		break;
+	case 5:
+		v = sat == BUDGET_SATURATED;
+		break;
+	case 6:
+		v = sat == BUDGET_SATURATION_UNKNOWN;
+		break;
+	default:
+		v = b->cond[B_OVERCOMMITTED].status &&
+		    strcmp(b->cond[B_OVERCOMMITTED].status, "True") == 0;
+	}
+	APPEND(r, "%s{namespace=\"%s\",name=\"%s\"} %.17g\n", budget_series[r->pass].name, ns, name,
+	       v);
+}
+
 enum fs_rc ctrl_render_metrics(struct ctrl *c, struct buf *out, struct fs_err *err)
 {
 	struct render r = {out, FS_OK, err, 0};
@@ -1645,6 +2740,14 @@ enum fs_rc ctrl_render_metrics(struct ctrl *c, struct buf *out, struct fs_err *e
 		       scaler_series[r.pass].type);
 		pthread_mutex_lock(&c->mu);
 		strmap_foreach(&c->scalers, render_scaler, &r);
+		pthread_mutex_unlock(&c->mu);
+	}
+	for (r.pass = 0; r.pass < (int)(sizeof(budget_series) / sizeof(budget_series[0]));
+	     r.pass++) {
+		APPEND(&r, "# HELP %s %s\n# TYPE %s gauge\n", budget_series[r.pass].name,
+		       budget_series[r.pass].help, budget_series[r.pass].name);
+		pthread_mutex_lock(&c->mu);
+		strmap_foreach(&c->budgets, render_budget, &r);
 		pthread_mutex_unlock(&c->mu);
 	}
 	pthread_mutex_lock(&c->stats_mu);

@@ -2,9 +2,10 @@
 #define FORESIGHT_CONTROLLER_CONTROLLER_H
 
 /*
- * The ForecastScaler controller: watches ForecastScalers, evaluates each one
- * every spec.interval (and at once when its spec changes) through a work
- * queue, and reconciles the target's /scale and the scaler's status.
+ * The ForecastScaler controller: watches ForecastScalers and
+ * ConcurrencyBudgets, evaluates each scaler every spec.interval (and at
+ * once when its spec changes) through a work queue, and reconciles the
+ * target's /scale and the scaler's and budget's status.
  *
  * One evaluation of a scaler (ctrl_reconcile):
  *  1. parse and check the spec (an invalid spec: Ready=False, InvalidSpec,
@@ -15,10 +16,28 @@
  *     on a range query over spec.forecast.history, fed the new buckets on
  *     every evaluation in between, and refitted when due (a few refits at a
  *     time, so a restart does not hammer Prometheus);
- *  4. the replica math (operator/scaling), then /scale when the count
- *     changes (never in DryRun, Paused or --dry-run);
+ *  4. the replica math (operator/scaling); for a member of a
+ *     ConcurrencyBudget, a plan of all the budget's members (operator/
+ *     budget) from one snapshot of their last decisions, under one lock,
+ *     cuts it (Throttled, limitedBy Budget) and counts its scale-up at once;
+ *     then /scale when the count changes (never in DryRun, Paused or
+ *     --dry-run);
  *  5. status written only when it changed; Events on every scale, every
- *     fallback, every invalid spec.
+ *     fallback, every invalid spec, every throttling.
+ *
+ * With forecast.leadTime auto, and for budget members, a scale-up is
+ * watched until the target's readyReplicas reach the new count (the key
+ * comes back every second meanwhile, for one GET of the target): that
+ * time is the learned lead time, and until then the member counts as
+ * "scaling up" for its budget's maxConcurrentScaleUps.
+ *
+ * ConcurrencyBudgets have informers of their own and keys in the same work
+ * queue ("budget:ns/name"): each is evaluated as often as its quickest
+ * member, reads its saturationQuery, and writes its status (shares,
+ * members, Saturated, Overcommitted); the members' evaluations write it
+ * too, from their plans. A member waits only for what its budget says;
+ * when units, a turn or the end of a saturation come free, the members
+ * waiting are queued at once.
  *
  * With --dry-run nothing is written to the cluster: no scale, no status, no
  * Event; each decision is logged instead, and ctrl_once prints them as a

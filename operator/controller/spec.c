@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/duration.h"
+#include "budget/budget.h"
 #include "controller/leadtime.h"
 
 #define PATH_MAX_LEN 96
@@ -538,10 +539,12 @@ static enum fs_rc parse_spec(struct ctrl_spec *s, json_object *obj, struct fs_er
 			rc = fs_fail(err, FS_EINVAL, "spec.budget.unitsPerReplica: required");
 		if (rc == FS_OK)
 			rc = get_number(&s->budget_units_per_replica, budget, "unitsPerReplica",
-			                "spec.budget.unitsPerReplica", 0, 0, INFINITY, true, err);
+			                "spec.budget.unitsPerReplica", 0,
+			                BUDGET_UNITS_PER_REPLICA_MIN, BUDGET_UNITS_PER_REPLICA_MAX,
+			                false, err);
 		if (rc == FS_OK)
 			rc = get_number(&s->budget_weight, budget, "weight", "spec.budget.weight",
-			                1, 0, INFINITY, true, err);
+			                1, BUDGET_WEIGHT_MIN, BUDGET_WEIGHT_MAX, false, err);
 	}
 	if (rc != FS_OK)
 		return rc;
@@ -614,4 +617,72 @@ void ctrl_spec_release(struct ctrl_spec *s)
 		free(s->alert_labels[i].value);
 	}
 	memset(s, 0, sizeof(*s));
+}
+
+static enum fs_rc parse_budget(struct ctrl_budget_spec *b, json_object *obj, struct fs_err *err)
+{
+	json_object *meta, *spec, *prom, *v;
+	enum fs_rc rc;
+
+	rc = want_object(&meta, obj, "metadata", "metadata", true, err);
+	if (rc == FS_OK)
+		rc = get_string(&b->namespace, meta, "namespace", "metadata.namespace", true, err);
+	if (rc == FS_OK)
+		rc = get_string(&b->name, meta, "name", "metadata.name", true, err);
+	if (rc == FS_OK)
+		rc = get_string(&b->uid, meta, "uid", "metadata.uid", false, err);
+	if (rc != FS_OK)
+		return rc;
+	v = child(meta, "generation");
+	b->generation = v ? json_object_get_int64(v) : 0;
+	rc = want_object(&spec, obj, "spec", "spec", true, err);
+	if (rc == FS_OK && !child(spec, "capacity"))
+		rc = fs_fail(err, FS_EINVAL, "spec.capacity: required");
+	if (rc == FS_OK)
+		rc = get_number(&b->capacity, spec, "capacity", "spec.capacity", 0, 0,
+		                BUDGET_CAPACITY_MAX, false, err);
+	if (rc == FS_OK)
+		rc = get_int(&b->max_concurrent_scale_ups, spec, "maxConcurrentScaleUps",
+		             "spec.maxConcurrentScaleUps", 0, 0, 1000000, err);
+	if (rc == FS_OK)
+		rc = get_string(&b->saturation_query, spec, "saturationQuery",
+		                "spec.saturationQuery", false, err);
+	if (rc == FS_OK && b->saturation_query && !b->saturation_query[0])
+		rc = fs_fail(err, FS_EINVAL, "spec.saturationQuery: must not be empty");
+	if (rc == FS_OK)
+		rc = want_object(&prom, spec, "prometheus", "spec.prometheus", false, err);
+	if (rc == FS_OK && prom)
+		rc = get_string(&b->prom_url, prom, "url", "spec.prometheus.url", false, err);
+	if (rc == FS_OK && b->prom_url && strncmp(b->prom_url, "http://", 7) != 0 &&
+	    strncmp(b->prom_url, "https://", 8) != 0)
+		rc = fs_fail(err, FS_EINVAL,
+		             "spec.prometheus.url: must start with http:// or https://");
+	return rc;
+}
+
+enum fs_rc ctrl_budget_spec_parse(struct ctrl_budget_spec *out, json_object *obj,
+                                  struct fs_err *err)
+{
+	struct ctrl_budget_spec b;
+	enum fs_rc rc;
+
+	memset(&b, 0, sizeof(b));
+	rc = parse_budget(&b, obj, err);
+	if (rc != FS_OK) {
+		ctrl_budget_spec_release(&b);
+		memset(out, 0, sizeof(*out));
+		return rc;
+	}
+	*out = b;
+	return FS_OK;
+}
+
+void ctrl_budget_spec_release(struct ctrl_budget_spec *b)
+{
+	free(b->namespace);
+	free(b->name);
+	free(b->uid);
+	free(b->saturation_query);
+	free(b->prom_url);
+	memset(b, 0, sizeof(*b));
 }

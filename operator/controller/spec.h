@@ -103,6 +103,18 @@ struct ctrl_spec {
 	double alerts_maxed_out_for; /* seconds */
 };
 
+/* A ConcurrencyBudget as the controller reads it (crd/..._concurrencybudgets.yaml). */
+struct ctrl_budget_spec {
+	char *namespace;
+	char *name;
+	char *uid;
+	int64_t generation;
+	double capacity;              /* units */
+	int max_concurrent_scale_ups; /* 0: no limit */
+	char *saturation_query;       /* NULL: none */
+	char *prom_url;               /* NULL: the operator's --prometheus-url */
+};
+
 /*
  * Parses and checks a ForecastScaler object. On success `out` holds copies
  * the caller frees with ctrl_spec_release; on failure it is left empty and
@@ -112,5 +124,12 @@ enum fs_rc ctrl_spec_parse(struct ctrl_spec *out, json_object *obj, struct fs_er
 
 /* Frees what a parsed spec holds; the struct is left zeroed. */
 void ctrl_spec_release(struct ctrl_spec *spec);
+
+/* Parses and checks a ConcurrencyBudget object; as ctrl_spec_parse. */
+enum fs_rc ctrl_budget_spec_parse(struct ctrl_budget_spec *out, json_object *obj,
+                                  struct fs_err *err);
+
+/* Frees what a parsed budget spec holds; the struct is left zeroed. */
+void ctrl_budget_spec_release(struct ctrl_budget_spec *spec);
 
 #endif

@@ -185,6 +185,74 @@ static void lead_time_auto_parses(void **state)
 	json_object_put(obj);
 }
 
+static void budget_spec_parses(void **state)
+{
+	json_object *obj = json_tokener_parse(
+	    "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"orders-db\",\"uid\":\"u-2\","
+	    "\"generation\":3},\"spec\":{\"capacity\":500,\"maxConcurrentScaleUps\":2,"
+	    "\"saturationQuery\":\"pg_up < 1\",\"prometheus\":{\"url\":\"http://prom:9090\"}}}");
+	struct ctrl_budget_spec b;
+	struct fs_err err;
+
+	(void)state;
+	if (ctrl_budget_spec_parse(&b, obj, &err) != FS_OK)
+		fail_msg("%s", err.msg);
+	assert_string_equal(b.namespace, "shop");
+	assert_string_equal(b.name, "orders-db");
+	assert_int_equal(b.generation, 3);
+	assert_float_equal(b.capacity, 500, 0);
+	assert_int_equal(b.max_concurrent_scale_ups, 2);
+	assert_string_equal(b.saturation_query, "pg_up < 1");
+	assert_string_equal(b.prom_url, "http://prom:9090");
+	ctrl_budget_spec_release(&b);
+	json_object_put(obj);
+
+	obj = json_tokener_parse("{\"metadata\":{\"namespace\":\"a\",\"name\":\"b\"},"
+	                         "\"spec\":{\"capacity\":0}}");
+	assert_int_equal(ctrl_budget_spec_parse(&b, obj, NULL), FS_OK);
+	assert_int_equal(b.max_concurrent_scale_ups, 0);
+	assert_null(b.saturation_query);
+	assert_null(b.prom_url);
+	ctrl_budget_spec_release(&b);
+	json_object_put(obj);
+}
+
+static void expect_budget_invalid(const char *spec, const char *want)
+{
+	char text[1024];
+	json_object *obj;
+	struct ctrl_budget_spec b;
+	struct fs_err err;
+
+	snprintf(text, sizeof(text),
+	         "{\"metadata\":{\"namespace\":\"a\",\"name\":\"b\"},\"spec\":%s}", spec);
+	obj = json_tokener_parse(text);
+	assert_non_null(obj);
+	assert_int_equal(ctrl_budget_spec_parse(&b, obj, &err), FS_EINVAL);
+	if (!strstr(err.msg, want))
+		fail_msg("\"%s\" lacks \"%s\"", err.msg, want);
+	assert_null(b.name);
+	json_object_put(obj);
+}
+
+static void budget_spec_errors_are_named(void **state)
+{
+	(void)state;
+	expect_budget_invalid("{}", "spec.capacity: required");
+	expect_budget_invalid("{\"capacity\":-1}", "spec.capacity: must be between 0 and");
+	expect_budget_invalid("{\"capacity\":5,\"maxConcurrentScaleUps\":-1}",
+	                      "spec.maxConcurrentScaleUps: must be 0..1000000, not -1");
+	expect_budget_invalid("{\"capacity\":5,\"saturationQuery\":\"\"}",
+	                      "spec.saturationQuery: must not be empty");
+	expect_budget_invalid("{\"capacity\":5,\"prometheus\":{\"url\":\"prom\"}}",
+	                      "spec.prometheus.url: must start with http://");
+	/* A member's share of a budget has bounds too. */
+	expect_invalid("\"unitsPerReplica\":20", "\"unitsPerReplica\":0",
+	               "spec.budget.unitsPerReplica: must be between 1e-06 and 1e+09, not 0");
+	expect_invalid("\"unitsPerReplica\":20", "\"unitsPerReplica\":20,\"weight\":0",
+	               "spec.budget.weight: must be between 1e-06 and 1e+06, not 0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +260,8 @@ int main(void)
 	    cmocka_unit_test(minimal_spec_gets_defaults),
 	    cmocka_unit_test(invalid_fields_are_named),
 	    cmocka_unit_test(lead_time_auto_parses),
+	    cmocka_unit_test(budget_spec_parses),
+	    cmocka_unit_test(budget_spec_errors_are_named),
 	};
 
 	return cmocka_run_group_tests_name("ctrl_spec", tests, NULL, NULL);
