@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/str.h"
 #include "budget/budget.h"
 
 #define CASES   5000
@@ -60,7 +61,7 @@ static void random_case(struct bcase *c)
 	for (size_t i = 0; i < c->n; i++) {
 		struct budget_member *m = &c->m[i];
 
-		snprintf(c->names[i], NAMELEN, "m%02zu-%d", i, rnd(0, 99));
+		str_fmt(c->names[i], NAMELEN, "m%02d-%d", (int)i, rnd(0, 99));
 		m->name = c->names[i];
 		m->units_per_replica = rng() % 5 == 0 ? (double)rnd(1, 999) / 37.0 : pick(uprs, 10);
 		m->weight = rng() % 5 == 0 ? (double)rnd(1, 400) / 100.0 : pick(weights, 8);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/str.h"
 #include "controller/leadtime.h"
 #include "controller/spec.h"
 
@@ -224,8 +225,8 @@ static void expect_budget_invalid(const char *spec, const char *want)
 	struct ctrl_budget_spec b;
 	struct fs_err err;
 
-	snprintf(text, sizeof(text),
-	         "{\"metadata\":{\"namespace\":\"a\",\"name\":\"b\"},\"spec\":%s}", spec);
+	str_fmt(text, sizeof(text),
+	        "{\"metadata\":{\"namespace\":\"a\",\"name\":\"b\"},\"spec\":%s}", spec);
 	obj = json_tokener_parse(text);
 	assert_non_null(obj);
 	assert_int_equal(ctrl_budget_spec_parse(&b, obj, &err), FS_EINVAL);
