@@ -13,6 +13,8 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"backtest", cli_backtest,
+     "replay a load trace through the forecaster and replica math, per policy"},
     {"run", cli_run, "run the operator: scale the targets of ForecastScalers ahead of load"},
     {"version", cli_version, "print the version of foresight, its libraries and the cluster"},
 };

@@ -65,4 +65,24 @@ bool ydoc_bool(bool *out, yaml_node_t *node);
 /* True for a null node (`~`, `null`, empty) or NULL. */
 bool ydoc_is_null(yaml_node_t *node);
 
+/*
+ * Converts the subtree at `node` into JSON (json-c), as Kubernetes reads a
+ * YAML manifest: plain scalars that read as integers, floats, booleans
+ * (true/false) or null become those; quoted scalars and everything else are
+ * strings. Mapping keys must be scalars. *out gets a new object the caller
+ * puts with json_object_put (NULL for a null node: json-c's null). FS_EINVAL
+ * names the line of a non-scalar key; FS_ENOMEM.
+ */
+struct json_object;
+enum fs_rc ydoc_to_json(struct json_object **out, struct ydoc *doc, yaml_node_t *node,
+                        struct fs_err *err);
+
+/*
+ * The node a field path names, as error messages spell it:
+ * "spec.metrics[1].query" from `root`. When the path runs out early, the
+ * deepest node found (so a missing field points at its parent). Never NULL
+ * when root is not NULL.
+ */
+yaml_node_t *ydoc_find_path(struct ydoc *doc, yaml_node_t *root, const char *path);
+
 #endif

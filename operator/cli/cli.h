@@ -13,4 +13,7 @@ int cli_version(int argc, char **argv);
 /* `foresight run [options]`: the operator (see `foresight run --help`). */
 int cli_run(int argc, char **argv);
 
+/* `foresight backtest [options] FILE.csv`: replay a trace (see ../shared/BACKTEST.md). */
+int cli_backtest(int argc, char **argv);
+
 #endif

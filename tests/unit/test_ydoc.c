@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "base/ydoc.h"
 
 static void ydoc_reads_nodes_with_lines(void **state)
@@ -46,11 +48,71 @@ static void ydoc_reports_syntax_errors_with_position(void **state)
 	ydoc_release(&doc);
 }
 
+static void ydoc_converts_to_json_as_kubernetes_reads_yaml(void **state)
+{
+	const char *text = "spec:\n  minReplicas: 2\n  quantile: 0.95\n  name: \"007\"\n"
+	                   "  plain: 1m\n  on: true\n  off: false\n  none: ~\n"
+	                   "  list: [1, two, 3.5]\n  hex: 0x10\n  big: -12\n";
+	struct ydoc doc;
+	json_object *o, *spec, *v;
+
+	(void)state;
+	assert_int_equal(ydoc_parse(&doc, "m.yaml", text, strlen(text), NULL), FS_OK);
+	assert_int_equal(ydoc_to_json(&o, &doc, ydoc_root(&doc), NULL), FS_OK);
+	assert_true(json_object_object_get_ex(o, "spec", &spec));
+	assert_true(json_object_object_get_ex(spec, "minReplicas", &v));
+	assert_true(json_object_is_type(v, json_type_int));
+	assert_int_equal(json_object_get_int(v), 2);
+	assert_true(json_object_object_get_ex(spec, "quantile", &v));
+	assert_true(json_object_is_type(v, json_type_double));
+	assert_true(json_object_get_double(v) == 0.95);
+	assert_true(json_object_object_get_ex(spec, "name", &v));
+	assert_string_equal(json_object_get_string(v), "007"); /* quoted: a string */
+	assert_true(json_object_object_get_ex(spec, "plain", &v));
+	assert_string_equal(json_object_get_string(v), "1m");
+	assert_true(json_object_object_get_ex(spec, "on", &v));
+	assert_true(json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v));
+	assert_true(json_object_object_get_ex(spec, "off", &v));
+	assert_true(json_object_is_type(v, json_type_boolean) && !json_object_get_boolean(v));
+	assert_true(json_object_object_get_ex(spec, "none", &v));
+	assert_null(v);
+	assert_true(json_object_object_get_ex(spec, "list", &v));
+	assert_int_equal(json_object_array_length(v), 3);
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(v, 1)), "two");
+	assert_true(json_object_object_get_ex(spec, "hex", &v));
+	assert_string_equal(json_object_get_string(v), "0x10");
+	assert_true(json_object_object_get_ex(spec, "big", &v));
+	assert_int_equal(json_object_get_int(v), -12);
+	json_object_put(o);
+	ydoc_release(&doc);
+}
+
+static void ydoc_finds_the_line_of_a_field_path(void **state)
+{
+	const char *text = "kind: X\nspec:\n  metrics:\n  - name: a\n    query: up\n"
+	                   "  - name: b\n    query: down\n  minReplicas: 3\n";
+	struct ydoc doc;
+	yaml_node_t *root;
+
+	(void)state;
+	assert_int_equal(ydoc_parse(&doc, "m.yaml", text, strlen(text), NULL), FS_OK);
+	root = ydoc_root(&doc);
+	assert_int_equal(ydoc_line(ydoc_find_path(&doc, root, "spec.metrics[1].query")), 7);
+	assert_int_equal(ydoc_line(ydoc_find_path(&doc, root, "spec.minReplicas")), 8);
+	/* A missing field points at the deepest part that exists. */
+	assert_int_equal(ydoc_line(ydoc_find_path(&doc, root, "spec.metrics[1].target")), 6);
+	assert_int_equal(ydoc_line(ydoc_find_path(&doc, root, "spec.metrics[7].query")), 4);
+	assert_int_equal(ydoc_line(ydoc_find_path(&doc, root, "spec.maxReplicas")), 3);
+	ydoc_release(&doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(ydoc_reads_nodes_with_lines),
 	    cmocka_unit_test(ydoc_reports_syntax_errors_with_position),
+	    cmocka_unit_test(ydoc_converts_to_json_as_kubernetes_reads_yaml),
+	    cmocka_unit_test(ydoc_finds_the_line_of_a_field_path),
 	};
 
 	return cmocka_run_group_tests_name("ydoc", tests, NULL, NULL);
