@@ -834,6 +834,7 @@ static void forecast_metric(struct ctrl *c, struct scaler *s, size_t i, const st
 	}
 	fc->ready = true;
 	fc->error = info->recent_mape;
+	fc->relative_error = info->recent_relative_mae;
 	fc->upper = points;
 	fc->n_upper = h;
 	/* The status shows the forecast one lead time ahead. */

@@ -32,7 +32,8 @@ struct horizon {
 	double phisum; /* fc_phi_sum(phi, h) */
 	double *pend;  /* h forecasts; pend[pos] is the one for the next value */
 	size_t pos;
-	float *err;   /* the last FC_RESID_WINDOW errors relative to their forecast */
+	float *err;   /* the last FC_RESID_WINDOW errors over err_unit() of their forecast;
+	                 during a fit's pass, raw errors (scaled units) */
 	size_t count; /* errors held */
 	size_t epos;  /* where the next error goes */
 };
@@ -40,8 +41,12 @@ struct horizon {
 struct fc_state {
 	struct fc_info info;
 	struct fc_core core;
-	double scale; /* data = scaled value * scale; a power of two, so scaling is exact */
-	double ybar;  /* running mean |y| (scaled): sets the floor of relative errors */
+	double scale;     /* data = scaled value * scale; a power of two, so scaling is exact */
+	double ybar;      /* running mean |y| (scaled): sets the floor of relative errors */
+	double err_power; /* errors scale with max(|forecast|, floor)^err_power: 0, 1/2 or 1 */
+	float *fit_fv;    /* during a fit's pass: the forecast behind each raw error (k rings) */
+	double last_y;    /* the last value seen (scaled; NaN before any): the naive forecast */
+	double mae1, mae_naive; /* recent one-step absolute errors: model, naive (scaled) */
 	size_t refit_every;
 	size_t t; /* steps taken since the starting state */
 	size_t k; /* grid horizons */
@@ -56,6 +61,8 @@ struct tally {
 	size_t n_in;
 	double ae, ape;
 	size_t n_out;
+	double ae1, ae_naive; /* one-step absolute errors: the model's and the naive's */
+	size_t n_naive;
 };
 
 static const char *const names[FC_MODEL_COUNT] = {
@@ -180,6 +187,8 @@ static struct fc_state *state_new(enum fc_model model, size_t m, size_t hmax)
 		d += hs[i];
 		st->hz[i].err = e + i * FC_RESID_WINDOW;
 	}
+	st->err_power = 1;
+	st->last_y = NAN;
 	st->info.model = model;
 	st->info.season = st->core.m;
 	return st;
@@ -187,6 +196,8 @@ static struct fc_state *state_new(enum fc_model model, size_t m, size_t hmax)
 
 void fc_free(struct fc_state *st)
 {
+	if (st)
+		free(st->fit_fv);
 	free(st);
 }
 
@@ -223,6 +234,14 @@ static double floor_of(const struct fc_state *st)
 	return fmax(FLOOR_SHARE * st->ybar, FLOOR_MIN);
 }
 
+/* The size an error of forecast f is measured against (see choose_err_power). */
+static double err_unit(double f, double least, double power)
+{
+	double a = fmax(fabs(f), least);
+
+	return power == 1 ? a : power == 0 ? 1 : sqrt(a);
+}
+
 /*
  * Takes in the next value (scaled, NaN when missing): scores the forecasts
  * made for it at each grid horizon, steps the model, and makes the next
@@ -246,7 +265,12 @@ static void observe(struct fc_state *st, double y, struct tally *tl)
 			continue;
 		e = y - f;
 		ape = fabs(e) * inv_y;
-		hz->err[hz->epos] = (float)(e / (fabs(f) > least ? fabs(f) : least));
+		if (st->fit_fv) {
+			hz->err[hz->epos] = (float)e;
+			st->fit_fv[i * FC_RESID_WINDOW + hz->epos] = (float)f;
+		} else {
+			hz->err[hz->epos] = (float)(e / err_unit(f, least, st->err_power));
+		}
 		hz->epos = hz->epos + 1 == FC_RESID_WINDOW ? 0 : hz->epos + 1;
 		if (hz->count < FC_RESID_WINDOW)
 			hz->count++;
@@ -274,6 +298,20 @@ static void observe(struct fc_state *st, double y, struct tally *tl)
 		hz->pend[hz->pos] = fc_core_forecast(&st->core, hz->h, hz->phisum);
 		hz->pos = hz->pos + 1 == hz->h ? 0 : hz->pos + 1;
 	}
+	if (seen && !isnan(st->last_y) && st->k > 0 && !isnan(st->hz[0].pend[st->hz[0].pos])) {
+		double naive = fabs(y - st->last_y), own = fabs(y - st->hz[0].pend[st->hz[0].pos]);
+
+		st->mae1 += (own - st->mae1) / FC_RESID_WINDOW;
+		st->mae_naive += (naive - st->mae_naive) / FC_RESID_WINDOW;
+		st->info.recent_relative_mae = st->mae_naive > 0 ? st->mae1 / st->mae_naive : NAN;
+		if (tl && st->t >= tl->from) {
+			tl->ae1 += own;
+			tl->ae_naive += naive;
+			tl->n_naive++;
+		}
+	}
+	if (seen)
+		st->last_y = y;
 	st->t++;
 	if (n_ape)
 		st->info.recent_mape +=
@@ -295,18 +333,70 @@ void fc_update(struct fc_state *st, double y)
 }
 
 /* The bounds' quantiles of horizon i's relative errors: lo at 1-q, hi at q. */
+/* Of v[0..c): the q and 1-q quantiles (lo may be NULL). Reorders v. */
+static void quantiles_of(double *lo, double *hi, double *v, size_t c, double q)
+{
+	/* The ceil(q (c+1))-th smallest: the next error stays below it with chance >= q. */
+	size_t khi = (size_t)ceil(q * (double)(c + 1));
+
+	khi = khi > c ? c - 1 : khi - 1;
+	*hi = select_kth(v, c, khi);
+	if (lo)
+		*lo = select_kth(v, c, c - 1 - khi);
+}
+
 static void error_quantiles(double *lo, double *hi, const struct fc_state *st, size_t i)
 {
 	double v[FC_RESID_WINDOW];
-	size_t c = st->hz[i].count, j, khi;
+	size_t c = st->hz[i].count;
 
-	for (j = 0; j < c; j++)
+	for (size_t j = 0; j < c; j++)
 		v[j] = st->hz[i].err[j];
-	/* The ceil(q (c+1))-th smallest: the next error stays below it with chance >= q. */
-	khi = (size_t)ceil(st->info.quantile * (double)(c + 1));
-	khi = khi > c ? c - 1 : khi - 1;
-	*hi = select_kth(v, c, khi);
-	*lo = select_kth(v, c, c - 1 - khi);
+	quantiles_of(lo, hi, v, c, st->info.quantile);
+}
+
+/*
+ * Picks how errors scale with the forecast: not at all (additive noise, as
+ * in counts that stay busy at night), with its square root (Poisson-like),
+ * or in proportion (multiplicative). The choice is the one whose bounds,
+ * calibrated on the same recent one-step errors, are narrowest on average
+ * over a few quantiles: equal coverage for less capacity.
+ */
+static void choose_err_power(struct fc_state *st)
+{
+	static const double powers[] = {1, 0.5, 0}, qs[] = {0.8, 0.9, 0.95, 0.99};
+	const struct horizon *hz = &st->hz[0];
+	const float *fv = st->fit_fv;
+	double least = floor_of(st), width[3][4], best = INFINITY, v[FC_RESID_WINDOW];
+
+	if (st->k == 0 || hz->count < MIN_RESID)
+		return;
+	for (size_t p = 0; p < 3; p++) {
+		double mean = 0;
+
+		for (size_t j = 0; j < hz->count; j++)
+			mean += err_unit(fv[j], least, powers[p]);
+		mean /= (double)hz->count;
+		for (size_t k = 0; k < 4; k++) {
+			double hi;
+
+			for (size_t j = 0; j < hz->count; j++)
+				v[j] = hz->err[j] / err_unit(fv[j], least, powers[p]);
+			quantiles_of(NULL, &hi, v, hz->count, qs[k]);
+			width[p][k] = hi * mean;
+		}
+	}
+	for (size_t p = 0; p < 3; p++) {
+		double score = 0;
+
+		for (size_t k = 0; k < 4; k++)
+			score += width[0][k] > 0 ? width[p][k] / width[0][k] : 1;
+		/* A simpler scale must win clearly: proportional errors are the default. */
+		if (score < best - 0.02 * (p > 0)) {
+			best = score;
+			st->err_power = powers[p];
+		}
+	}
 }
 
 static double to_load(const struct fc_state *st, double v)
@@ -315,6 +405,12 @@ static double to_load(const struct fc_state *st, double v)
 	if (!(v > 0))
 		return 0;
 	return v > DBL_MAX ? DBL_MAX : v;
+}
+
+void fc_set_quantile(struct fc_state *st, double q)
+{
+	if (q >= 0.5 && q < 1)
+		st->info.quantile = q;
 }
 
 enum fs_rc fc_forecast(double *point, double *lower, double *upper, const struct fc_state *st,
@@ -347,7 +443,7 @@ enum fs_rc fc_forecast(double *point, double *lower, double *upper, const struct
 			i++;
 		w = i + 1 < k ? (double)(j - st->hz[i].h) / (double)(st->hz[i + 1].h - st->hz[i].h)
 		              : 0;
-		d = fmax(fabs(f), least);
+		d = err_unit(f, least, st->err_power);
 		lo = f + ((1 - w) * qlo[i] + w * (i + 1 < k ? qlo[i + 1] : 0)) * d;
 		hi = f + ((1 - w) * qhi[i] + w * (i + 1 < k ? qhi[i + 1] : 0)) * d;
 		if (lower)
@@ -618,12 +714,16 @@ static enum fs_rc fit_one(struct fc_state **out, enum fc_model model, size_t m,
 	enum fs_rc rc;
 	size_t i, t, skip;
 
-	if (!st)
+	if (st)
+		st->fit_fv = malloc((st->k ? st->k : 1) * FC_RESID_WINDOW * sizeof(float));
+	if (!st || !st->fit_fv) {
+		fc_free(st);
 		return fs_fail(err, FS_ENOMEM, "out of memory for a %s state",
 		               fc_model_name(model));
+	}
 	rc = fc_core_initialise(&st->core, &st->ybar, s->y, train, err);
 	if (rc != FS_OK) {
-		free(st);
+		fc_free(st);
 		return rc;
 	}
 	if (spec->params) {
@@ -662,6 +762,15 @@ static enum fs_rc fit_one(struct fc_state **out, enum fc_model model, size_t m,
 	st->info.ready = true;
 	for (t = skip; t < s->n && st->info.ready; t++)
 		observe(st, s->y[t], &tl);
+	if (st->info.ready)
+		choose_err_power(st);
+	/* From here on the rings hold errors over their forecast's unit. */
+	for (i = 0; i < st->k; i++)
+		for (t = 0; t < st->hz[i].count; t++)
+			st->hz[i].err[t] /= (float)err_unit(st->fit_fv[i * FC_RESID_WINDOW + t],
+			                                    floor_of(st), st->err_power);
+	free(st->fit_fv);
+	st->fit_fv = NULL;
 	st->info.train = train;
 	st->info.holdout = s->n - train;
 	st->info.sse = tl.sse * s->scale * s->scale;
@@ -669,6 +778,9 @@ static enum fs_rc fit_one(struct fc_state **out, enum fc_model model, size_t m,
 	st->info.mae = tl.n_out ? tl.ae / (double)tl.n_out * s->scale : 0;
 	st->info.mape = tl.n_out ? tl.ape / (double)tl.n_out : 0;
 	st->info.recent_mape = st->info.mape;
+	st->mae1 = tl.n_naive ? tl.ae1 / (double)tl.n_naive : 0;
+	st->mae_naive = tl.n_naive ? tl.ae_naive / (double)tl.n_naive : 0;
+	st->info.recent_relative_mae = st->mae_naive > 0 ? st->mae1 / st->mae_naive : NAN;
 	/* A state that runs through the whole history is one to forecast from. */
 	for (i = 0; train == s->n && i < st->k && st->info.ready; i++)
 		if (st->hz[i].count < MIN_RESID)

@@ -54,17 +54,21 @@
  * Prediction intervals: each state keeps, for a grid of horizons (1, 2, 3,
  * 4, 6, 8, 12, 16, 24, ... up to horizon_max), a ring of the errors of its
  * last FC_RESID_WINDOW h-step forecasts, each made before its outcome was
- * seen, relative to the forecast's size (at least a tenth of the mean
- * level). The bounds at quantile q are the empirical q and 1-q quantiles of
+ * seen, measured against the forecast's size raised to 0, 1/2 or 1 (the fit
+ * picks the power whose bounds come out narrowest at equal coverage on its
+ * recent errors: additive noise, Poisson-like counts, or proportional
+ * errors). The bounds at quantile q are the empirical q and 1-q quantiles of
  * those errors, interpolated between grid horizons: the upper bound covers
  * about q of the outcomes, whatever their distribution, and follows the
- * series as it changes.
+ * series as it changes. The window is long (2048) because the quantiles that
+ * matter for capacity are the high ones, which a short window gets wrong:
+ * one spike would widen the bounds for the whole window.
  *
- * Memory of a fitted state: about 1 KB + 8 * season + 1.1 KB per grid
+ * Memory of a fitted state: about 1 KB + 8 * season + 8.1 KB per grid
  * horizon + 8 bytes per step of the grid horizons together, whatever the
  * history's length (fc_state_size() tells the exact figure). A season of
- * 1440 (a day at one minute): 15.8 KB with horizon_max 3 (grid 1 2 3),
- * 27.2 KB with horizon_max 60 (12 grid horizons); a season of 288: 6.6 KB
+ * 1440 (a day at one minute): 36.5 KB with horizon_max 3 (grid 1 2 3),
+ * 111 KB with horizon_max 60 (12 grid horizons); a season of 288: 27.5 KB
  * with horizon_max 3. A fit needs O(history) memory while it runs and frees
  * it before returning.
  *
@@ -97,7 +101,7 @@ enum fc_model {
 #define FC_SEASON_AUTO ((size_t)-1)
 
 /* Residuals kept per grid horizon to calibrate the intervals. */
-#define FC_RESID_WINDOW 256
+#define FC_RESID_WINDOW 2048
 
 /* Fewest observed (non-NaN) buckets a fit needs. */
 #define FC_MIN_POINTS 20
@@ -188,9 +192,13 @@ struct fc_info {
 	                                                   within 0.5%) */
 	size_t n_candidates;
 
-	size_t updates;     /* fc_update calls since the fit */
-	double recent_mape; /* exponentially weighted MAPE of the forecasts since,
-	                       over about FC_RESID_WINDOW steps; starts at mape */
+	size_t updates;             /* fc_update calls since the fit */
+	double recent_mape;         /* exponentially weighted MAPE of the forecasts since,
+	                               over about FC_RESID_WINDOW steps; starts at mape */
+	double recent_relative_mae; /* the one-step forecasts' mean absolute error over the
+	                               naive forecast's (the last value seen), weighted
+	                               as recent_mape: below 1 the model beats what a
+	                               reactive scaler relies on; NaN when not known */
 };
 
 struct fc_state;
@@ -238,6 +246,14 @@ void fc_update(struct fc_state *st, double y);
  */
 enum fs_rc fc_forecast(double *point, double *lower, double *upper, const struct fc_state *st,
                        size_t h, struct fs_err *err);
+
+/*
+ * Changes the quantile of the bounds fc_forecast gives (0.5 <= q < 1; other
+ * values are ignored). The model is untouched: the bounds come from the same
+ * error rings whatever the quantile, so `foresight backtest` sweeps the
+ * quantile on one run instead of one run per quantile.
+ */
+void fc_set_quantile(struct fc_state *st, double q);
 
 /* The fit's findings and the state's record since. Owned by the state. */
 const struct fc_info *fc_info(const struct fc_state *st);

@@ -177,7 +177,7 @@ void scale_behavior_defaults(struct scale_behavior *b)
 	memset(b, 0, sizeof(*b));
 	b->up.stabilization_window_seconds = 0;
 	b->up.select = SCALE_SELECT_MAX;
-	b->up.tolerance = 0.1;
+	b->up.tolerance = 0;
 	b->up.n_policies = 2;
 	b->up.policies[0] = (struct scale_policy){SCALE_POLICY_PERCENT, 100, 15};
 	b->up.policies[1] = (struct scale_policy){SCALE_POLICY_PODS, 4, 15};

@@ -201,10 +201,17 @@ static bool forecast_usable(const struct scale_forecast *f, const struct scale_s
 		scale_say(why, why_size, "its recent error is not known yet");
 		return false;
 	}
-	if (!(f->error <= spec->max_error)) {
+	/* A noisy forecast is still kept while it beats the reactive count's own guess. */
+	if (!(f->error <= spec->max_error) && !(f->relative_error > 0 && f->relative_error < 1)) {
 		fmt_num(a, sizeof(a), f->error * 100);
 		fmt_num(b, sizeof(b), spec->max_error * 100);
 		scale_say(why, why_size, "its recent error %s%% exceeds maxError %s%%", a, b);
+		if (f->relative_error >= 1) {
+			fmt_num(a, sizeof(a), f->relative_error);
+			scale_say(why + strlen(why), why_size - strlen(why),
+			          " and it does no better than the last value (relative error %s)",
+			          a);
+		}
 		return false;
 	}
 	for (size_t i = 0; i < f->n_upper; i++) {

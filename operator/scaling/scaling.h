@@ -158,9 +158,13 @@ struct scale_point {
 
 /* A metric's forecast, as the forecaster hands it over. Borrowed. */
 struct scale_forecast {
-	bool ready;                      /* fitted on enough history */
-	const char *not_ready;           /* why not, when !ready; NULL for a generic sentence */
-	double error;                    /* recent MAPE as a fraction; NaN when not known */
+	bool ready;            /* fitted on enough history */
+	const char *not_ready; /* why not, when !ready; NULL for a generic sentence */
+	double error;          /* recent MAPE as a fraction; NaN when not known */
+	double relative_error; /* its recent error over the last value's as a forecast (the
+	                          reactive count's guess); below 1, a forecast above maxError
+	                          is still used: it beats what falling back would use. NaN
+	                          or 0 when not known */
 	const struct scale_point *upper; /* the upper bound at the spec's quantile */
 	size_t n_upper;
 };
@@ -261,7 +265,10 @@ enum fs_rc scale_history_record_scale(struct scale_history *h, double now, int f
 /*
  * Fills `b` with the HPA defaults: scaleUp stabilisation 0 s, policies
  * Percent 100/15s and Pods 4/15s, selectPolicy Max; scaleDown stabilisation
- * 300 s, policy Percent 100/15s, selectPolicy Max; tolerance 0.1 both ways.
+ * 300 s, policy Percent 100/15s, selectPolicy Max; tolerance 0.1 down and 0 up.
+ * The HPA tolerates 10% up as well; here that would quietly take back the
+ * headroom the forecast's quantile asked for (a forecast 5% above capacity
+ * would not scale), so scale-up tolerance is opt-in.
  * A spec parser fills the defaults first and overwrites what the user set
  * (a user's `policies` list replaces the default list whole).
  */

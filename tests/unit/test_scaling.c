@@ -117,7 +117,8 @@ static void defaults_are_the_hpa_defaults(void **state)
 	assert_int_equal(b.up.policies[1].type, SCALE_POLICY_PODS);
 	assert_int_equal(b.up.policies[1].value, 4);
 	assert_int_equal(b.up.policies[1].period_seconds, 15);
-	assert_true(b.up.tolerance == 0.1);
+	/* Not the HPA's 0.1: the forecast's quantile is the headroom asked for. */
+	assert_true(b.up.tolerance == 0);
 	assert_int_equal(b.down.stabilization_window_seconds, 300);
 	assert_int_equal(b.down.select, SCALE_SELECT_MAX);
 	assert_int_equal(b.down.n_policies, 1);
@@ -716,6 +717,7 @@ static void tolerance_holds_small_changes_both_ways(void **state)
 
 	(void)state;
 	s.behavior.down.stabilization_window_seconds = 0;
+	s.behavior.up.tolerance = 0.1; /* the HPA's */
 	/* Usage ratio 1.05: needs 11, but within 10% of 10. */
 	d = eval_fresh(&s, 1050, 10);
 	assert_int_equal(d.recommended, 11);
@@ -769,6 +771,7 @@ static void tolerance_measures_the_forecast_load(void **state)
 
 	(void)state;
 	m.forecast = &f;
+	s.behavior.up.tolerance = 0.1;
 	scale_history_init(&h);
 	d = eval_n(&h, &s, &m, 1, 10, 0);
 	assert_int_equal(d.forecast, 11);
@@ -776,6 +779,13 @@ static void tolerance_measures_the_forecast_load(void **state)
 	assert_int_equal(d.desired, 10);
 	assert_int_equal(d.limited_by, SCALE_LIMIT_TOLERANCE);
 	assert_has(d.reason, "rps usage ratio 1.08");
+	scale_history_release(&h);
+	/* By default no scale-up tolerance eats into the quantile's headroom. */
+	s.behavior.up.tolerance = 0;
+	scale_history_init(&h);
+	d = eval_n(&h, &s, &m, 1, 10, 0);
+	assert_int_equal(d.desired, 11);
+	assert_int_equal(d.limited_by, SCALE_LIMIT_NONE);
 	scale_history_release(&h);
 }
 
@@ -788,6 +798,7 @@ static void tolerance_applies_per_metric(void **state)
 
 	(void)state;
 	s.behavior.down.stabilization_window_seconds = 0;
+	s.behavior.up.tolerance = 0.1;
 	/* cpu alone would go to 3; rps is within tolerance and proposes 10. */
 	scale_history_init(&h);
 	d = eval_n(&h, &s, m, 2, 10, 0);
