@@ -484,8 +484,9 @@ static void print_report(const struct opts *o, const struct bt_trace *tr, const 
 	}
 	printf("trace      %s: %zu buckets of %s, %s .. %s UTC, %zu missing\n", source, tr->n, step,
 	       a, b, tr->n_missing);
-	printf("model      %s, season %s, %zu refits, holdout MAPE %.1f%%, state %zu bytes\n",
-	       fc_model_name(r->model), season, r->refits, 100 * r->model_mape, r->state_bytes);
+	printf("model      %s at the last of %zu fits, season %s, holdout MAPE %.1f%%, state %zu "
+	       "bytes\n",
+	       fc_model_name(r->model), r->refits + 1, season, 100 * r->model_mape, r->state_bytes);
 	printf("simulation capacity %g per replica, lead %zu, warm-up %zu buckets, %zu scored, "
 	       "quantile %g, utilization %g, min replicas %d\n",
 	       o->cfg.capacity, o->cfg.lead, r->warmup, r->scored, o->cfg.quantile,

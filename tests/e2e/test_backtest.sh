@@ -128,7 +128,8 @@ test_backtest_takes_settings_from_a_manifest_and_writes_csv_and_svg() {
 	out=$("$FORESIGHT" backtest --spec "$WORK/web.yaml" --csv "$WORK/run.csv" --svg "$WORK/run.svg" \
 		"$TRACES/nyc_taxi.csv")
 	echo "$out"
-	assert_contains "$out" "model      HoltWinters, season 48 buckets (1d)"
+	assert_contains "$out" "model      HoltWinters at the last of"
+	assert_contains "$out" "season 48 buckets (1d)"
 	assert_contains "$out" "capacity 1000 per replica, lead 2, warm-up 672 buckets, 9648 scored, quantile 0.95"
 	assert_contains "$out" "min replicas 3"
 	# maxReplicas 30 caps foresight (30 x 1000 is below the peaks), and it shows.
