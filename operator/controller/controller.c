@@ -103,6 +103,7 @@ struct scaler {
 	 * an interval too long. `rollout` is guarded by the controller's mu.
 	 */
 	bool watch_rollouts;
+	bool lead_auto; /* spec.forecast.leadTime is auto: the samples are used */
 	struct lead_learner lead;
 	struct lead_rollout rollout;
 	char target_path[PATH_LEN]; /* the target object (its /scale path without /scale) */
@@ -540,8 +541,14 @@ static bool watch_rollout(struct ctrl *c, struct scaler *s, double now)
 	pthread_mutex_unlock(&c->mu);
 	switch (o) {
 	case LEAD_READY:
-		log_info("%s: %d replicas ready %.1fs after the scale-up; learned lead time %.0fs",
-		         s->key, ready, s->lead.last, lead_seconds(&s->lead));
+		if (s->lead_auto)
+			log_info(
+			    "%s: %d replicas ready %.1fs after the scale-up; learned lead time "
+			    "%.0fs",
+			    s->key, ready, s->lead.last, lead_seconds(&s->lead));
+		else
+			log_info("%s: %d replicas ready %.1fs after the scale-up", s->key, ready,
+			         s->lead.last);
 		return true;
 	case LEAD_UNDONE:
 		log_info("%s: the target was scaled to %d before the scale-up was ready", s->key,
@@ -2069,6 +2076,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	json_object_put(scale);
 	str_fmt(s->target_path, sizeof(s->target_path), "%.*s", (int)(strlen(path) - 6), path);
 	s->watch_rollouts = ev->spec.lead_time_auto || ev->spec.budget_name;
+	s->lead_auto = ev->spec.lead_time_auto;
 	if (!s->watch_rollouts)
 		rollout_scaled(c, s, now, 0, 0);
 	if (watch_rollout(c, s, now))
