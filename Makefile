@@ -38,7 +38,7 @@ TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(BINDIR)/%)
 FORMAT_FILES := $(wildcard operator/*.c operator/*/*.[ch] tests/*/*.[ch])
 
 .SECONDARY:
-.PHONY: all test test-unit test-e2e run-tests demo deps bench lint format clean help
+.PHONY: all test test-unit test-e2e run-tests demo image deps bench lint format clean help
 .DEFAULT_GOAL := all
 
 all: $(BINDIR)/foresight $(TOOLS) ## build bin/foresight and the test tools
@@ -94,6 +94,11 @@ run-tests: all $(UNIT_BIN)
 demo: deps ## a local control plane, Prometheus, a trace replay, the operator scaling live
 	@$(MAKE) --no-print-directory all
 	@BINDIR=$(BINDIR) hack/demo.sh
+
+image: ## an OCI image of the operator (no container engine: umoci, skopeo)
+	@hack/deps.sh
+	@$(MAKE) --no-print-directory all
+	@BINDIR=$(BINDIR) hack/image.sh
 
 deps: ## install build and test dependencies (apt, npm) — idempotent
 	@hack/deps.sh
