@@ -134,8 +134,12 @@ env_line=$(FORESIGHT_CP_DIR="$run/cp" FORESIGHT_BINDIR="$BINDIR" \
 eval "$env_line"
 export KUBECONFIG
 k apply -f "$repo/crd/" >/dev/null
-k wait --for condition=established --timeout=30s \
-	crd/forecastscalers.autoscaling.foresight.dev crd/concurrencybudgets.autoscaling.foresight.dev >/dev/null
+# (not `kubectl wait`: it fails at once while a new CRD has no status yet)
+for crd in forecastscalers concurrencybudgets; do
+	# shellcheck disable=SC2016 # expanded by wait_until's eval
+	wait_until 30 "the $crd CRD" \
+		'[ "$(k get crd "$crd.autoscaling.foresight.dev" -o jsonpath="{.status.conditions[?(@.type==\"Established\")].status}")" = True ]'
+done
 k create namespace "$ns" >/dev/null
 
 # --- the load: a trace replay, with its history backfilled into Prometheus -----
