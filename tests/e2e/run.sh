@@ -32,6 +32,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Every request is audited (metadata only), so a test can prove what a
+# client did or did not write: AUDIT_LOG, one JSON event per line.
+mkdir -p "$out/audit"
+audit_dir=$(cd "$out/audit" && pwd)
+AUDIT_LOG="$audit_dir/audit.log"
+cat >"$audit_dir/policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+POLICY
+export AUDIT_LOG FORESIGHT_APISERVER_ARGS="${FORESIGHT_APISERVER_ARGS:-} --audit-policy-file=$audit_dir/policy.yaml --audit-log-path=$AUDIT_LOG --audit-log-maxsize=200 --audit-log-maxbackup=1"
+
 echo "e2e: starting the control plane in $CP_DIR"
 if ! env_line=$("$REPO/hack/control-plane.sh" up 2>"$out/control-plane-up.log"); then
 	cat "$out/control-plane-up.log"
