@@ -310,7 +310,7 @@ grep -E ': Scaled Deployment/web from [0-9]+ to [0-9]+' "$logs/operator.log" |
 	done >"$logs/scale-events.txt" || true
 fs_json=$(k -n "$ns" get fs web -o json)
 awk -v target="$target_per_replica" -v lead="$lead_time" -v events="$logs/scale-events.txt" \
-	-v ready_cond="$(jq -r '.status.conditions[] | select(.type == "ForecastReady") | "\(.status) (\(.reason))"' <<<"$fs_json")" \
+	-v ready_cond="$(jq -r '.status.conditions[] | select(.type == "ForecastReady") | if .status == "True" then "True" else "\(.status) (\(.message))" end' <<<"$fs_json")" \
 	-v model="$(jq -r '.status.metrics[0] | "\(.model // "?"), season \(.season // "?"), recent error (MAPE) \(if .mape then (.mape * 100 | floor | tostring) + "%" else "?" end)"' <<<"$fs_json")" '
 	NR == 1 { next }
 	{
