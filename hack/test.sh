@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test suites and ends with one line: `N passed, N failed`.
-#   hack/test.sh all|unit|e2e
+#   hack/test.sh all|unit|fuzz|e2e
 # Environment (set by the Makefile): UNIT_BINS, the cmocka binaries; BINDIR,
 # where bin/foresight and the test tools are.
 set -uo pipefail
@@ -32,6 +32,18 @@ run_unit() {
 	done
 }
 
+# The libFuzzer harnesses, each a bounded run over its seed corpus (hack/fuzz.sh).
+run_fuzz() {
+	local log="$out/fuzz.log"
+	"$repo/hack/fuzz.sh" 2>&1 | tee "$log"
+	passed=$((passed + $(grep -c '^fuzz [a-z_]*: ok' "$log")))
+	failed=$((failed + $(grep -c '^fuzz [a-z_]*: FAILED' "$log")))
+	if ! grep -q '^fuzz ' "$log"; then
+		echo "fuzz: the harnesses did not build (see $log)"
+		failed=$((failed + 1))
+	fi
+}
+
 run_e2e() {
 	local log="$out/e2e.log" line
 	"$repo/tests/e2e/run.sh" 2>&1 | tee "$log"
@@ -48,12 +60,14 @@ run_e2e() {
 case "$mode" in
 all)
 	run_unit
+	run_fuzz
 	run_e2e
 	;;
 unit) run_unit ;;
+fuzz) run_fuzz ;;
 e2e) run_e2e ;;
 *)
-	echo "usage: hack/test.sh all|unit|e2e" >&2
+	echo "usage: hack/test.sh all|unit|fuzz|e2e" >&2
 	exit 2
 	;;
 esac

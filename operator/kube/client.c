@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -877,34 +878,55 @@ struct watch_state {
 	CURL *h;
 };
 
-/* Dispatches one complete line; returns false to end the stream. */
-static bool watch_line(struct watch_state *w, const char *text, size_t len)
+enum fs_rc kube_watch_event_decode(json_object **event, const char **type, json_object **object,
+                                   const char *text, size_t len, const char *what,
+                                   struct fs_err *err)
 {
 	json_tokener *tok;
-	json_object *event, *type, *object;
-	const char *type_s;
-	bool go_on = true;
+	json_object *ev, *t, *o;
 
+	*event = NULL;
+	*type = NULL;
+	*object = NULL;
 	while (len > 0 && (text[len - 1] == '\r' || text[len - 1] == ' '))
 		len--;
 	if (len == 0)
-		return true;
+		return FS_OK;
+	if (len > INT_MAX)
+		return fs_fail(err, FS_ETOOLARGE, "%s: a watch event of %zu bytes", what, len);
 	tok = json_tokener_new();
-	if (!tok) {
-		w->event_rc = fs_fail(w->err, FS_ENOMEM, "out of memory");
-		return false;
-	}
-	event = json_tokener_parse_ex(tok, text, (int)len);
-	if (!event || json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_object_get_ex(event, "type", &type) ||
-	    !json_object_object_get_ex(event, "object", &object)) {
+	if (!tok)
+		return fs_fail(err, FS_ENOMEM, "out of memory");
+	ev = json_tokener_parse_ex(tok, text, (int)len);
+	/* One complete value and nothing after it. */
+	if (!ev || json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len || !json_object_object_get_ex(ev, "type", &t) ||
+	    !json_object_is_type(t, json_type_string) ||
+	    !json_object_object_get_ex(ev, "object", &o) ||
+	    !json_object_is_type(o, json_type_object)) {
 		json_tokener_free(tok);
-		json_object_put(event);
-		w->event_rc = fs_fail(w->err, FS_EPARSE, "%s: malformed watch event", w->what);
-		return false;
+		json_object_put(ev);
+		return fs_fail(err, FS_EPARSE, "%s: malformed watch event", what);
 	}
 	json_tokener_free(tok);
-	type_s = json_object_get_string(type);
+	*event = ev;
+	*type = json_object_get_string(t);
+	*object = o;
+	return FS_OK;
+}
+
+/* Dispatches one complete line; returns false to end the stream. */
+static bool watch_line(struct watch_state *w, const char *text, size_t len)
+{
+	json_object *event, *object;
+	const char *type_s;
+	bool go_on = true;
+
+	w->event_rc = kube_watch_event_decode(&event, &type_s, &object, text, len, w->what, w->err);
+	if (w->event_rc != FS_OK)
+		return false;
+	if (!event)
+		return true;
 	if (strcmp(type_s, "ERROR") == 0) {
 		json_object *code;
 		long status = 500;
@@ -1019,9 +1041,14 @@ enum fs_rc kube_watch(struct kube_client *c, const char *path, const struct kube
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_watch_progress);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &w);
-	/* A dead peer must not hold a watch forever: no byte for 90 s ends it. */
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 90L);
+	/*
+	 * A quiet watch is normal (no change, and a 1.20 apiserver sends its
+	 * bookmark only near the end), so no low-speed limit: TCP keepalive
+	 * finds a dead peer, and opts->timeout_ms bounds the whole stream.
+	 */
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 10L);
 	atomic_fetch_add(&c->n_requests, 1);
 	code = curl_easy_perform(h);
 	if (w.http_status == 0)

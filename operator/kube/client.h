@@ -125,6 +125,19 @@ struct kube_watch_opts {
 };
 
 /*
+ * Decodes one line of a watch stream, `{"type": T, "object": O}`, trailing
+ * CR and blanks ignored. On success *event holds the parsed line (the
+ * caller's, json_object_put), *type its type (a string owned by *event) and
+ * *object its object (borrowed from *event, a JSON object). FS_EPARSE names
+ * `what` when the line is not JSON, or its type is not a string, or its
+ * object not an object; an empty line is FS_OK with *event NULL. Pure: the
+ * watch and the fuzz tests share it.
+ */
+enum fs_rc kube_watch_event_decode(json_object **event, const char **type, json_object **object,
+                                   const char *text, size_t len, const char *what,
+                                   struct fs_err *err);
+
+/*
  * Streams the watch at `path` (which carries ?watch=1 and its parameters),
  * calling `fn` for each event, until the server ends the stream (FS_OK), `fn`
  * returns false (FS_OK), `stop` is set (FS_ECANCELED), an ERROR event arrives

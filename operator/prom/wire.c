@@ -538,9 +538,12 @@ enum fs_rc prom_series_add_chunk(struct prom_series *s, long http_status, const 
 		rc = parse_point(&ts, &value, json_object_array_get_idx(values, i), err);
 		if (rc != FS_OK)
 			goto out;
-		/* The nearest grid slot; a server that aligns steps its own way still lands. */
-		k = round(((double)(llround(ts * 1000.0) - start_ms)) / (double)step_ms);
-		if (k < 0 || k >= (double)s->n)
+		/*
+		 * The nearest grid slot; a server that aligns steps its own way still
+		 * lands. In doubles: a wild timestamp must not overflow an integer.
+		 */
+		k = round((ts * 1000.0 - (double)start_ms) / (double)step_ms);
+		if (!(k >= 0 && k < (double)s->n))
 			continue;
 		s->v[(size_t)k] = isfinite(value) ? value : NAN;
 	}

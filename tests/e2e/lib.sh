@@ -64,9 +64,11 @@ free_port() {
 # Installs Foresight's CRDs (idempotent) and waits until they are served.
 install_crds() {
 	"$KUBECTL" apply -f "$REPO/crd/" >/dev/null
-	"$KUBECTL" wait --for condition=established --timeout=30s \
-		crd/forecastscalers.autoscaling.foresight.dev \
-		crd/concurrencybudgets.autoscaling.foresight.dev >/dev/null
+	# Not `kubectl wait`: it fails at once on a CRD whose status is not written yet.
+	local crd
+	for crd in forecastscalers concurrencybudgets; do
+		wait_until 30 "[ \"\$(\"\$KUBECTL\" get crd $crd.autoscaling.foresight.dev -o jsonpath='{.status.conditions[?(@.type==\"Established\")].status}')\" = True ]"
+	done
 }
 
 # Starts load-gen serving the numbers in $WORK/load/NAME as gauges; sets LOAD_DIR, LOAD_PORT.

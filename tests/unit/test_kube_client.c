@@ -76,12 +76,47 @@ static void verbs_are_counted_as_kubernetes_does(void **state)
 	assert_string_equal(kube_request_verb("OPTIONS", "/"), "other");
 }
 
+static void watch_lines_decode_or_fail_cleanly(void **state)
+{
+	static const char *const bad[] = {
+	    "not json",
+	    "{\"type\": null, \"object\": {}}",
+	    "{\"type\": 7, \"object\": {}}",
+	    "{\"type\": \"ADDED\", \"object\": [1]}",
+	    "{\"type\": \"ADDED\"}",
+	    "{\"type\": \"ADDED\", \"object\": {}} trailing",
+	    "[1, 2]",
+	};
+	const char *good = "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}\r ";
+	json_object *event, *object;
+	const char *type;
+	struct fs_err err;
+
+	(void)state;
+	assert_int_equal(
+	    kube_watch_event_decode(&event, &type, &object, good, strlen(good), "w", &err), FS_OK);
+	assert_string_equal(type, "MODIFIED");
+	assert_true(json_object_is_type(object, json_type_object));
+	json_object_put(event);
+	assert_int_equal(kube_watch_event_decode(&event, &type, &object, "\r", 1, "w", &err),
+	                 FS_OK);
+	assert_null(event);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(kube_watch_event_decode(&event, &type, &object, bad[i],
+		                                         strlen(bad[i]), "watch of x", &err),
+		                 FS_EPARSE);
+		assert_null(event);
+		assert_string_equal(err.msg, "watch of x: malformed watch event");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(retries_only_what_can_pass_and_not_twice),
 	    cmocka_unit_test(status_bodies_become_errors),
 	    cmocka_unit_test(verbs_are_counted_as_kubernetes_does),
+	    cmocka_unit_test(watch_lines_decode_or_fail_cleanly),
 	};
 
 	return cmocka_run_group_tests_name("kube_client", tests, NULL, NULL);
