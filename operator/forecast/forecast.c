@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -32,8 +33,8 @@ struct horizon {
 	double phisum; /* fc_phi_sum(phi, h) */
 	double *pend;  /* h forecasts; pend[pos] is the one for the next value */
 	size_t pos;
-	float *err;   /* the last FC_RESID_WINDOW errors over err_unit() of their forecast;
-	                 during a fit's pass, raw errors (scaled units) */
+	int16_t *err; /* the last FC_RESID_WINDOW errors over err_unit() of their forecast,
+	                 in steps of ERR_STEP (see quantize) */
 	size_t count; /* errors held */
 	size_t epos;  /* where the next error goes */
 };
@@ -44,7 +45,8 @@ struct fc_state {
 	double scale;     /* data = scaled value * scale; a power of two, so scaling is exact */
 	double ybar;      /* running mean |y| (scaled): sets the floor of relative errors */
 	double err_power; /* errors scale with max(|forecast|, floor)^err_power: 0, 1/2 or 1 */
-	float *fit_fv;    /* during a fit's pass: the forecast behind each raw error (k rings) */
+	float *fit_raw;   /* during a fit's pass, per ring: W raw errors (scaled units), then
+	                     the W forecasts they were made by */
 	double last_y;    /* the last value seen (scaled; NaN before any): the naive forecast */
 	double mae1, mae_naive; /* recent one-step absolute errors: model, naive (scaled) */
 	size_t refit_every;
@@ -160,13 +162,13 @@ static struct fc_state *state_new(enum fc_model model, size_t m, size_t hmax)
 	size_t hs[GRID_MAX], k = hmax ? grid(hs, hmax) : 0, npend = 0, i, bytes;
 	struct fc_state *st;
 	double *d;
-	float *e;
+	int16_t *e;
 
 	for (i = 0; i < k; i++)
 		npend += hs[i];
 	/* One block: the state, its horizons, the season, the waiting forecasts, the errors. */
 	bytes = sizeof(*st) + k * sizeof(struct horizon) + (m + npend) * sizeof(double) +
-	        k * FC_RESID_WINDOW * sizeof(float);
+	        k * FC_RESID_WINDOW * sizeof(int16_t);
 	st = calloc(1, bytes);
 	if (!st)
 		return NULL;
@@ -176,7 +178,7 @@ static struct fc_state *state_new(enum fc_model model, size_t m, size_t hmax)
 	d = (double *)(st->hz + k);
 	fc_core_setup(&st->core, model, m, d);
 	d += m;
-	e = (float *)(d + npend);
+	e = (int16_t *)(d + npend);
 	for (i = 0; i < k; i++) {
 		size_t j;
 
@@ -197,7 +199,7 @@ static struct fc_state *state_new(enum fc_model model, size_t m, size_t hmax)
 void fc_free(struct fc_state *st)
 {
 	if (st)
-		free(st->fit_fv);
+		free(st->fit_raw);
 	free(st);
 }
 
@@ -234,6 +236,22 @@ static double floor_of(const struct fc_state *st)
 	return fmax(FLOOR_SHARE * st->ybar, FLOOR_MIN);
 }
 
+/*
+ * A ring entry: an error over its unit, in steps of 1/2048, clamped to +-16
+ * units (a forecast off by 16 times its own size is past every quantile a
+ * bound uses). Two bytes instead of a float's four keep a long window cheap.
+ */
+#define ERR_STEP (1.0 / 2048)
+
+static int16_t quantize(double x)
+{
+	double q = round(x / ERR_STEP);
+
+	if (!(q > -INT16_MAX)) /* NaN too */
+		return isnan(q) ? 0 : -INT16_MAX;
+	return q < INT16_MAX ? (int16_t)q : INT16_MAX;
+}
+
 /* The size an error of forecast f is measured against (see choose_err_power). */
 static double err_unit(double f, double least, double power)
 {
@@ -265,11 +283,13 @@ static void observe(struct fc_state *st, double y, struct tally *tl)
 			continue;
 		e = y - f;
 		ape = fabs(e) * inv_y;
-		if (st->fit_fv) {
-			hz->err[hz->epos] = (float)e;
-			st->fit_fv[i * FC_RESID_WINDOW + hz->epos] = (float)f;
+		if (st->fit_raw) {
+			float *raw = st->fit_raw + 2 * i * FC_RESID_WINDOW;
+
+			raw[hz->epos] = (float)e;
+			raw[FC_RESID_WINDOW + hz->epos] = (float)f;
 		} else {
-			hz->err[hz->epos] = (float)(e / err_unit(f, least, st->err_power));
+			hz->err[hz->epos] = quantize(e / err_unit(f, least, st->err_power));
 		}
 		hz->epos = hz->epos + 1 == FC_RESID_WINDOW ? 0 : hz->epos + 1;
 		if (hz->count < FC_RESID_WINDOW)
@@ -351,7 +371,7 @@ static void error_quantiles(double *lo, double *hi, const struct fc_state *st, s
 	size_t c = st->hz[i].count;
 
 	for (size_t j = 0; j < c; j++)
-		v[j] = st->hz[i].err[j];
+		v[j] = st->hz[i].err[j] * ERR_STEP;
 	quantiles_of(lo, hi, v, c, st->info.quantile);
 }
 
@@ -366,7 +386,7 @@ static void choose_err_power(struct fc_state *st)
 {
 	static const double powers[] = {1, 0.5, 0}, qs[] = {0.8, 0.9, 0.95, 0.99};
 	const struct horizon *hz = &st->hz[0];
-	const float *fv = st->fit_fv;
+	const float *raw = st->fit_raw, *fv = raw + FC_RESID_WINDOW;
 	double least = floor_of(st), width[3][4], best = INFINITY, v[FC_RESID_WINDOW];
 
 	if (st->k == 0 || hz->count < MIN_RESID)
@@ -381,7 +401,7 @@ static void choose_err_power(struct fc_state *st)
 			double hi;
 
 			for (size_t j = 0; j < hz->count; j++)
-				v[j] = hz->err[j] / err_unit(fv[j], least, powers[p]);
+				v[j] = raw[j] / err_unit(fv[j], least, powers[p]);
 			quantiles_of(NULL, &hi, v, hz->count, qs[k]);
 			width[p][k] = hi * mean;
 		}
@@ -715,8 +735,8 @@ static enum fs_rc fit_one(struct fc_state **out, enum fc_model model, size_t m,
 	size_t i, t, skip;
 
 	if (st)
-		st->fit_fv = malloc((st->k ? st->k : 1) * FC_RESID_WINDOW * sizeof(float));
-	if (!st || !st->fit_fv) {
+		st->fit_raw = malloc((st->k ? st->k : 1) * 2 * FC_RESID_WINDOW * sizeof(float));
+	if (!st || !st->fit_raw) {
 		fc_free(st);
 		return fs_fail(err, FS_ENOMEM, "out of memory for a %s state",
 		               fc_model_name(model));
@@ -765,12 +785,15 @@ static enum fs_rc fit_one(struct fc_state **out, enum fc_model model, size_t m,
 	if (st->info.ready)
 		choose_err_power(st);
 	/* From here on the rings hold errors over their forecast's unit. */
-	for (i = 0; i < st->k; i++)
+	for (i = 0; i < st->k; i++) {
+		const float *raw = st->fit_raw + 2 * i * FC_RESID_WINDOW;
+
 		for (t = 0; t < st->hz[i].count; t++)
-			st->hz[i].err[t] /= (float)err_unit(st->fit_fv[i * FC_RESID_WINDOW + t],
-			                                    floor_of(st), st->err_power);
-	free(st->fit_fv);
-	st->fit_fv = NULL;
+			st->hz[i].err[t] = quantize(raw[t] / err_unit(raw[FC_RESID_WINDOW + t],
+			                                              floor_of(st), st->err_power));
+	}
+	free(st->fit_raw);
+	st->fit_raw = NULL;
 	st->info.train = train;
 	st->info.holdout = s->n - train;
 	st->info.sse = tl.sse * s->scale * s->scale;

@@ -64,12 +64,12 @@
  * matter for capacity are the high ones, which a short window gets wrong:
  * one spike would widen the bounds for the whole window.
  *
- * Memory of a fitted state: about 1 KB + 8 * season + 8.1 KB per grid
- * horizon + 8 bytes per step of the grid horizons together, whatever the
- * history's length (fc_state_size() tells the exact figure). A season of
- * 1440 (a day at one minute): 36.5 KB with horizon_max 3 (grid 1 2 3),
- * 111 KB with horizon_max 60 (12 grid horizons); a season of 288: 27.5 KB
- * with horizon_max 3. A fit needs O(history) memory while it runs and frees
+ * Memory of a fitted state: about 1 KB + 8 * season + 4.1 KB per grid
+ * horizon (errors are kept in two bytes each) + 8 bytes per step of the
+ * grid horizons together, whatever the history's length (fc_state_size()
+ * tells the exact figure). A season of 1440 (a day at one minute): 24.5 KB
+ * with horizon_max 3 (grid 1 2 3), 62.6 KB with horizon_max 60 (12 grid
+ * horizons); a season of 288: 15.5 KB with horizon_max 3. A fit needs O(history) memory while it runs and frees
  * it before returning.
  *
  * States are independent: different states may be used from different

@@ -529,7 +529,7 @@ static void state_size_is_bounded_by_the_season(void **state)
 	hw1440 = fit(day, 1440 * 3, FC_HW_ADD, 1440, 3);
 	assert_true(fc_info(hw1440)->ready);
 	/* A season of 1440 and a lead of 3 steps: 1440 doubles and 3 rings of errors. */
-	assert_true(fc_state_size(hw1440) < 40 * 1024);
+	assert_true(fc_state_size(hw1440) < 26 * 1024);
 	assert_true(fc_state_size(hw1440) >= 1440 * sizeof(double));
 	fc_free(small);
 	fc_free(large);
