@@ -69,8 +69,8 @@
  * grid horizons together, whatever the history's length (fc_state_size()
  * tells the exact figure). A season of 1440 (a day at one minute): 24.5 KB
  * with horizon_max 3 (grid 1 2 3), 62.6 KB with horizon_max 60 (12 grid
- * horizons); a season of 288: 15.5 KB with horizon_max 3. A fit needs O(history) memory while it runs and frees
- * it before returning.
+ * horizons); a season of 288: 15.5 KB with horizon_max 3. A fit needs O(history) memory while it
+ *runs and frees it before returning.
  *
  * States are independent: different states may be used from different
  * threads at once; one state needs external locking.
