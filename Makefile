@@ -29,7 +29,9 @@ LDFLAGS  += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 
 LIB_SRC  := $(filter-out operator/main.c,$(wildcard operator/*/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# Files the binary carries (it runs in a container without the repo), as C arrays.
+GEN_SRC  := $(BUILD)/gen/alerts_template.c
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:.c=.o)
 LIB      := $(BUILD)/libforesight.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -53,6 +55,22 @@ endif
 
 $(BUILD)/%.o: %.c $(BUILD)/flags
 	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
+
+# metrics/scaler-rules.yaml, the alert rule template, as alerts_template (alerts/alerts.h).
+$(BUILD)/gen/alerts_template.c: metrics/scaler-rules.yaml
+	@mkdir -p $(@D)
+	@echo "  GEN     $@"
+	@{ echo "/* Generated from $< by the Makefile: do not edit. */"; \
+	   echo "#include \"alerts/alerts.h\""; \
+	   echo "const char alerts_template[] = {"; \
+	   od -An -v -tx1 $< | sed -e 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	   echo "0x00};"; \
+	   echo "const size_t alerts_template_len = sizeof(alerts_template) - 1;"; } >$@.tmp
+	@mv $@.tmp $@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/flags
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
 

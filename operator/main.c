@@ -15,6 +15,7 @@ struct command {
 static const struct command commands[] = {
     {"backtest", cli_backtest,
      "replay a load trace through the forecaster and replica math, per policy"},
+    {"rules", cli_rules, "render the alert rules the operator keeps for ForecastScalers"},
     {"run", cli_run, "run the operator: scale the targets of ForecastScalers ahead of load"},
     {"version", cli_version, "print the version of foresight, its libraries and the cluster"},
 };

@@ -16,4 +16,7 @@ int cli_run(int argc, char **argv);
 /* `foresight backtest [options] FILE.csv`: replay a trace (see ../shared/BACKTEST.md). */
 int cli_backtest(int argc, char **argv);
 
+/* `foresight rules -f SCALER.yaml [-o rules|prometheusrule|json]`: a scaler's alert rules. */
+int cli_rules(int argc, char **argv);
+
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alerts/alerts.h"
 #include "base/base64.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -28,7 +29,7 @@
 #define REFIT_MAX_AGE_S   3600  /* a model is refitted at least hourly */
 #define NOT_READY_REFIT_S 300   /* and one short of history every five minutes */
 #define RETRY_INVALID_MS  60000 /* an invalid spec is looked at again after a minute */
-#define N_CONDITIONS      7
+#define N_CONDITIONS      8
 #define SECRET_MAX        (64u << 10)
 #define SECRET_REREAD_S   300  /* Secrets rotate: re-read them this often */
 #define ROLLOUT_POLL_MS   1000 /* a scale-up's readiness is looked at this often */
@@ -37,10 +38,16 @@
 #define BUDGET_PERIOD_MIN_MS 1000  /* a budget is evaluated as often as its quickest member, */
 #define BUDGET_PERIOD_MAX_MS 30000 /* but not more often than every second, and at least this */
 #define SATURATION_STALE_S   60    /* a saturation reading older than this is not trusted */
+/* PrometheusRules (monitoring.coreos.com/v1), the scalers' alert rules. */
+#define RULES_GROUP_PATH        "/apis/monitoring.coreos.com/v1"
+#define RULES_CRD_ABSENT_S      10  /* a missing CRD is looked for again this often, */
+#define RULES_CRD_PRESENT_S     300 /* one that is there confirmed this often */
+#define RULES_REAPPLY_S         600 /* unchanged rules applied again: in case a watch event was lost */
+#define RULES_INFORMER_RESYNC_S 300
 
 static const char *const condition_types[N_CONDITIONS] = {
     "Ready",         "AbleToScale",    "ScalingActive", "ScalingLimited",
-    "ForecastReady", "FallbackActive", "Throttled",
+    "ForecastReady", "FallbackActive", "Throttled",     "AlertsReady",
 };
 
 struct condition {
@@ -74,6 +81,8 @@ struct scaler_view {
 	double mape[CTRL_METRICS_MAX];
 	bool has_value[CTRL_METRICS_MAX], has_forecast[CTRL_METRICS_MAX];
 	bool fallback;
+	bool ready, metrics_unavailable, throttled;
+	double target_per_replica[CTRL_METRICS_MAX];
 	char limited_by[24];
 };
 
@@ -122,6 +131,19 @@ struct scaler {
 	double waiting_since;        /* unix seconds it began asking for more than it holds */
 	char throttle_reported[512]; /* the Throttled message an Event was sent for */
 
+	/*
+	 * Its PrometheusRule: a hash of the JSON last applied (not the JSON:
+	 * bytes per scaler, not kilobytes), whether it is applied and kept
+	 * (`rules_active`), and whether the rules informer saw someone else
+	 * change it (`rules_drift`); those two are guarded by the controller's mu.
+	 */
+	uint64_t rules_hash;
+	bool rules_active;
+	int64_t rules_generation; /* of the spec last rendered */
+	double rules_applied_at;  /* monotonic seconds */
+	bool rules_drift;
+	bool rules_removed; /* alerts disabled, and no rule of ours is left */
+
 	pthread_mutex_t view_mu; /* guards view and the counters for /metrics */
 	struct scaler_view view;
 };
@@ -149,6 +171,18 @@ struct ctrl {
 	pthread_mutex_t refit_mu;
 	pthread_cond_t refit_cv;
 	unsigned refits_running;
+
+	/*
+	 * Whether the PrometheusRule CRD is served (asked again after
+	 * RULES_CRD_*_S), and the informers of the rules the operator made:
+	 * an edit or deletion by someone else queues their scaler. Under rules_mu.
+	 */
+	pthread_mutex_t rules_mu;
+	enum rules_crd_state { RULES_CRD_UNKNOWN, RULES_CRD_PRESENT, RULES_CRD_ABSENT } rules_crd;
+	double rules_crd_checked; /* monotonic seconds */
+	char rules_crd_error[256];
+	struct kube_informer *rules_informers[CTRL_NAMESPACES_MAX];
+	bool rules_watching;
 
 	/* Reconcile duration histogram, seconds. */
 	pthread_mutex_t stats_mu;
@@ -314,7 +348,7 @@ static void set_condition(struct scaler *s, int i, bool status, const char *reas
 	str_fmt(c->message, sizeof(c->message), "%s", message);
 }
 
-enum { C_READY, C_ABLE, C_ACTIVE, C_LIMITED, C_FORECAST, C_FALLBACK, C_THROTTLED };
+enum { C_READY, C_ABLE, C_ACTIVE, C_LIMITED, C_FORECAST, C_FALLBACK, C_THROTTLED, C_ALERTS };
 
 static json_object *conditions_json(const struct scaler *s, int64_t generation)
 {
@@ -859,6 +893,463 @@ static void forecast_metric(struct ctrl *c, struct scaler *s, size_t i, const st
 	m->has_forecast = true;
 }
 
+/* --- alert rules (PrometheusRules) ---------------------------------------------- */
+
+static json_object *informer_get(struct ctrl *c, const char *key);
+
+/* FNV-1a: enough to tell a rendering from the last one. */
+static uint64_t text_hash(const char *text)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *text; text++)
+		h = (h ^ (unsigned char)*text) * 1099511628211ULL;
+	return h;
+}
+
+/* Records what was applied (`text`), or that nothing is (NULL). */
+static void set_rules_applied(struct ctrl *c, struct scaler *s, const char *text)
+{
+	s->rules_hash = text ? text_hash(text) : 0;
+	pthread_mutex_lock(&c->mu);
+	s->rules_active = text != NULL;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Whether the live rule `obj` still holds everything of `want` (what we apply). */
+static bool rules_match(json_object *obj, json_object *want)
+{
+	json_object *a, *b, *labels, *refs;
+
+	if (!json_object_object_get_ex(want, "spec", &a) ||
+	    !json_object_object_get_ex(obj, "spec", &b) || !json_object_equal(a, b))
+		return false;
+	json_object_object_get_ex(obj, "metadata", &b);
+	json_object_object_get_ex(want, "metadata", &a);
+	if (json_object_object_get_ex(a, "labels", &labels)) {
+		json_object *live = NULL, *v;
+
+		json_object_object_get_ex(b, "labels", &live);
+		json_object_object_foreach(labels, k, want_v)
+		{
+			if (!json_object_object_get_ex(live, k, &v) ||
+			    !json_object_equal(v, want_v))
+				return false;
+		}
+	}
+	if (json_object_object_get_ex(a, "ownerReferences", &refs)) {
+		const char *uid = json_object_get_string(
+		    json_object_object_get(json_object_array_get_idx(refs, 0), "uid"));
+		json_object *live = NULL;
+		bool found = false;
+
+		json_object_object_get_ex(b, "ownerReferences", &live);
+		for (size_t i = 0; i < json_object_array_length(live) && !found; i++)
+			found = strcmp(json_object_get_string(json_object_object_get(
+			                   json_object_array_get_idx(live, i), "uid")),
+			               uid) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Whether the live rule `obj` still holds what the operator applies for
+ * scaler `key`: rendered again from the scaler in the cache (rule events
+ * are rare; keeping every rendering would cost kilobytes per scaler).
+ */
+static bool rules_current(struct ctrl *c, const char *key, json_object *obj)
+{
+	json_object *scaler = informer_get(c, key), *want = NULL;
+	struct ctrl_spec sp;
+	struct fs_err err;
+	bool match = false;
+
+	if (scaler && ctrl_spec_parse(&sp, scaler, &err) == FS_OK) {
+		if (alerts_render(&want, &sp, &err) == FS_OK)
+			match = rules_match(obj, want);
+		ctrl_spec_release(&sp);
+	}
+	json_object_put(want);
+	json_object_put(scaler);
+	return match;
+}
+
+/*
+ * A rule the operator made changed or went away: when someone else did it
+ * (it no longer holds what was applied), its scaler is queued to apply it
+ * again. Our own writes compare equal and queue nothing.
+ */
+static void rules_changed(struct ctrl *c, json_object *obj, bool deleted)
+{
+	json_object *meta, *refs = NULL, *v;
+	const char *ns = NULL, *owner = NULL;
+	char key[KEY_MAX];
+	struct scaler *s;
+	bool active;
+
+	if (!json_object_object_get_ex(obj, "metadata", &meta))
+		return;
+	if (json_object_object_get_ex(meta, "namespace", &v))
+		ns = json_object_get_string(v);
+	json_object_object_get_ex(meta, "ownerReferences", &refs);
+	for (size_t i = 0; i < json_object_array_length(refs); i++) {
+		json_object *ref = json_object_array_get_idx(refs, i);
+
+		if (json_object_object_get_ex(ref, "kind", &v) &&
+		    strcmp(json_object_get_string(v), "ForecastScaler") == 0 &&
+		    json_object_object_get_ex(ref, "name", &v))
+			owner = json_object_get_string(v);
+	}
+	/* An ownerReference removed by hand: the name still says whose it is. */
+	if (!owner && json_object_object_get_ex(meta, "name", &v)) {
+		const char *name = json_object_get_string(v);
+		size_t n = strlen(name), sfx = strlen(ALERTS_NAME_SUFFIX);
+
+		if (n > sfx && strcmp(name + n - sfx, ALERTS_NAME_SUFFIX) == 0) {
+			str_fmt(key, sizeof(key), "%s/%.*s", ns ? ns : "", (int)(n - sfx), name);
+			owner = "";
+		}
+	}
+	if (!ns || !owner || !c->queue)
+		return;
+	if (owner[0])
+		str_fmt(key, sizeof(key), "%s/%s", ns, owner);
+	pthread_mutex_lock(&c->mu);
+	s = strmap_get(&c->scalers, key);
+	active = s && s->rules_active;
+	pthread_mutex_unlock(&c->mu);
+	if (!active || (!deleted && rules_current(c, key, obj)))
+		return;
+	pthread_mutex_lock(&c->mu);
+	if ((s = strmap_get(&c->scalers, key)))
+		s->rules_drift = true;
+	pthread_mutex_unlock(&c->mu);
+	log_info("%s: its PrometheusRule was %s by someone else; applying the operator's again",
+	         key, deleted ? "deleted (or unlabelled)" : "changed");
+	wq_add(c->queue, key, NULL);
+}
+
+static void on_rules_add(void *ctx, json_object *obj)
+{
+	rules_changed(ctx, obj, false);
+}
+
+static void on_rules_update(void *ctx, json_object *old_obj, json_object *new_obj)
+{
+	(void)old_obj;
+	rules_changed(ctx, new_obj, false);
+}
+
+static void on_rules_delete(void *ctx, json_object *obj)
+{
+	rules_changed(ctx, obj, true);
+}
+
+/* Stops the rules informers. Under rules_mu. */
+static void rules_unwatch_locked(struct ctrl *c)
+{
+	for (size_t i = 0; i < c->n_informers; i++) {
+		kube_informer_free(c->rules_informers[i]);
+		c->rules_informers[i] = NULL;
+	}
+	c->rules_watching = false;
+}
+
+/* Starts an informer of our PrometheusRules per watched namespace. Under rules_mu. */
+static void rules_watch_locked(struct ctrl *c)
+{
+	struct kube_informer_handlers h = {on_rules_add, on_rules_update, on_rules_delete, c};
+	struct kube_informer_opts io;
+	char path[PATH_LEN];
+	struct fs_err err;
+
+	kube_informer_opts_init(&io);
+	io.path = path;
+	io.name = "prometheusrules";
+	io.label_selector = ALERTS_LABEL_MANAGED_BY "=" ALERTS_MANAGER;
+	io.resync_seconds = RULES_INFORMER_RESYNC_S;
+	for (size_t i = 0; i < c->n_informers; i++) {
+		if (c->informer_ns[i])
+			str_fmt(path, sizeof(path),
+			        RULES_GROUP_PATH "/namespaces/%s/prometheusrules",
+			        c->informer_ns[i]);
+		else
+			str_fmt(path, sizeof(path), RULES_GROUP_PATH "/prometheusrules");
+		if (kube_informer_new(&c->rules_informers[i], c->opts.kube, &io, &h, &err) !=
+		        FS_OK ||
+		    kube_informer_start(c->rules_informers[i], &err) != FS_OK) {
+			/* Hand edits are then undone by the periodic re-apply only. */
+			log_warn("watching PrometheusRules: %s", err.msg);
+			rules_unwatch_locked(c);
+			return;
+		}
+	}
+	c->rules_watching = true;
+}
+
+/*
+ * Whether the cluster serves PrometheusRules, from API discovery, cached:
+ * a CRD installed later is found within RULES_CRD_ABSENT_S, without a
+ * restart. The rules informers start with the first "present" (when the
+ * workers run) and stop when it goes away. `why` gets the discovery error.
+ */
+static enum rules_crd_state rules_crd(struct ctrl *c, char *why, size_t size)
+{
+	double now = clock_mono_s();
+	enum rules_crd_state state;
+
+	pthread_mutex_lock(&c->rules_mu);
+	if (c->rules_crd == RULES_CRD_UNKNOWN ||
+	    now - c->rules_crd_checked >=
+	        (c->rules_crd == RULES_CRD_PRESENT ? RULES_CRD_PRESENT_S : RULES_CRD_ABSENT_S)) {
+		json_object *list = NULL, *resources, *v;
+		struct fs_err err;
+		enum fs_rc rc = kube_get(&list, c->opts.kube, RULES_GROUP_PATH, &err);
+		enum rules_crd_state was = c->rules_crd;
+
+		c->rules_crd_checked = now;
+		c->rules_crd_error[0] = '\0';
+		if (rc == FS_OK) {
+			c->rules_crd = RULES_CRD_ABSENT;
+			json_object_object_get_ex(list, "resources", &resources);
+			for (size_t i = 0; i < json_object_array_length(resources); i++) {
+				if (json_object_object_get_ex(
+				        json_object_array_get_idx(resources, i), "name", &v) &&
+				    strcmp(json_object_get_string(v), "prometheusrules") == 0)
+					c->rules_crd = RULES_CRD_PRESENT;
+			}
+		} else if (rc == FS_ENOTFOUND) {
+			c->rules_crd = RULES_CRD_ABSENT;
+		} else {
+			/* Keep what was known; unknown until discovery answers. */
+			str_fmt(c->rules_crd_error, sizeof(c->rules_crd_error),
+			        "API discovery of " RULES_GROUP_PATH ": %s", err.msg);
+			log_warn("%s", c->rules_crd_error);
+		}
+		json_object_put(list);
+		if (c->rules_crd != was && c->rules_crd != RULES_CRD_UNKNOWN)
+			log_info("the PrometheusRule CRD is %s",
+			         c->rules_crd == RULES_CRD_PRESENT
+			             ? "installed: scalers get their alert rules"
+			             : "not installed: no alert rules until it is");
+	}
+	if (c->rules_crd == RULES_CRD_PRESENT && !c->rules_watching && c->workers_running)
+		rules_watch_locked(c);
+	else if (c->rules_crd == RULES_CRD_ABSENT && c->rules_watching)
+		rules_unwatch_locked(c);
+	state = c->rules_crd;
+	str_fmt(why, size, "%s", c->rules_crd_error);
+	pthread_mutex_unlock(&c->rules_mu);
+	return state;
+}
+
+/* Discovery is asked again at the next look (an apply found no such resource). */
+static void rules_crd_forget(struct ctrl *c)
+{
+	pthread_mutex_lock(&c->rules_mu);
+	c->rules_crd = RULES_CRD_UNKNOWN;
+	pthread_mutex_unlock(&c->rules_mu);
+}
+
+/* Sets AlertsReady; a change of reason is logged, and a failure is an Event. */
+static void rules_condition(struct ctrl *c, struct scaler *s, const struct ctrl_spec *sp, bool ok,
+                            const char *reason, const char *msg, double now)
+{
+	const struct condition *was = &s->cond[C_ALERTS];
+	bool changed = !was->set || strcmp(was->reason, reason) != 0;
+
+	if (changed)
+		log_info("%s: AlertsReady=%s %s: %s", s->key, ok ? "True" : "False", reason, msg);
+	if (changed && strstr(reason, "Failed"))
+		emit(c, s, sp->uid, EVENTS_WARNING, reason, "AlertRules", msg);
+	set_condition(s, C_ALERTS, ok, reason, msg, now);
+}
+
+/* The uid of `obj` when its controller is the scaler with `uid`, else NULL (borrowed). */
+static const char *owned_uid(json_object *obj, const char *uid)
+{
+	json_object *meta, *refs, *v;
+
+	if (!uid || !json_object_object_get_ex(obj, "metadata", &meta) ||
+	    !json_object_object_get_ex(meta, "ownerReferences", &refs))
+		return NULL;
+	for (size_t i = 0; i < json_object_array_length(refs); i++) {
+		json_object *ref = json_object_array_get_idx(refs, i);
+
+		if (json_object_object_get_ex(ref, "uid", &v) &&
+		    strcmp(json_object_get_string(v), uid) == 0 &&
+		    json_object_object_get_ex(ref, "controller", &v) && json_object_get_boolean(v))
+			return json_object_object_get_ex(meta, "uid", &v)
+			           ? json_object_get_string(v)
+			           : NULL;
+	}
+	return NULL;
+}
+
+/* Deletes the scaler's PrometheusRule when it is ours (its controller is this scaler). */
+static enum fs_rc remove_rules(struct ctrl *c, const struct ctrl_spec *sp, const char *name,
+                               struct fs_err *err)
+{
+	char path[PATH_LEN], why[256];
+	json_object *live = NULL, *opts = NULL, *pre;
+	const char *uid;
+	enum fs_rc rc;
+
+	if (c->opts.dry_run)
+		return FS_OK;
+	switch (rules_crd(c, why, sizeof(why))) {
+	case RULES_CRD_ABSENT:
+		return FS_OK;
+	case RULES_CRD_UNKNOWN:
+		return fs_fail(err, FS_EIO, "%s", why);
+	default:
+		break;
+	}
+	str_fmt(path, sizeof(path), RULES_GROUP_PATH "/namespaces/%s/prometheusrules/%s",
+	        sp->namespace, name);
+	rc = kube_get(&live, c->opts.kube, path, err);
+	if (rc == FS_ENOTFOUND)
+		return FS_OK;
+	if (rc != FS_OK)
+		return rc;
+	uid = owned_uid(live, sp->uid);
+	if (!uid) {
+		log_info("%s/%s: PrometheusRule %s is not this scaler's: left alone", sp->namespace,
+		         sp->name, name);
+		goto out;
+	}
+	/* The uid precondition: never a rule someone made anew since the GET. */
+	opts = json_object_new_object();
+	pre = json_object_new_object();
+	json_object_object_add(opts, "kind", json_object_new_string("DeleteOptions"));
+	json_object_object_add(opts, "apiVersion", json_object_new_string("v1"));
+	json_object_object_add(pre, "uid", json_object_new_string(uid));
+	json_object_object_add(opts, "preconditions", pre);
+	rc = kube_send(NULL, c->opts.kube, "DELETE", path, NULL, opts, err);
+	if (rc == FS_ENOTFOUND || rc == FS_ECONFLICT)
+		rc = FS_OK; /* gone already, or someone else's now */
+	else if (rc == FS_OK)
+		log_info("%s/%s: alerts disabled: PrometheusRule %s deleted", sp->namespace,
+		         sp->name, name);
+out:
+	json_object_put(opts);
+	json_object_put(live);
+	return rc;
+}
+
+/*
+ * Keeps the scaler's PrometheusRule as its spec says. Enabled: applied
+ * (server-side apply, field manager "foresight", forced, so the operator's
+ * version wins over hand edits) when the rendered rules differ from what was
+ * applied, when someone else changed them, and every RULES_REAPPLY_S.
+ * Disabled: deleted. Sets AlertsReady; never fails the evaluation: scaling
+ * goes on whatever happens to the rules.
+ */
+static void reconcile_rules(struct ctrl *c, struct scaler *s, const struct ctrl_spec *sp,
+                            double now)
+{
+	char name[ALERTS_NAME_MAX + 1], path[PATH_LEN + ALERTS_NAME_MAX], msg[700], why[256];
+	json_object *rule = NULL;
+	const char *text;
+	struct fs_err err;
+	bool drift, same;
+	enum fs_rc rc;
+
+	if (alerts_rule_name(name, sizeof(name), sp->name, &err) != FS_OK) {
+		rules_condition(c, s, sp, false, "RenderFailed", err.msg, now);
+		return;
+	}
+	if (!sp->alerts_enabled) {
+		set_rules_applied(c, s, NULL);
+		if (!s->rules_removed) {
+			if (remove_rules(c, sp, name, &err) != FS_OK) {
+				str_fmt(msg, sizeof(msg), "deleting PrometheusRule %s: %s", name,
+				        err.msg);
+				rules_condition(c, s, sp, false, "DeleteFailed", msg, now);
+				return;
+			}
+			s->rules_removed = true;
+		}
+		rules_condition(c, s, sp, false, "AlertsDisabled",
+		                "spec.alerts.enabled is false: the scaler has no PrometheusRule",
+		                now);
+		return;
+	}
+	s->rules_removed = false;
+	switch (rules_crd(c, why, sizeof(why))) {
+	case RULES_CRD_ABSENT:
+		set_rules_applied(c, s, NULL);
+		rules_condition(
+		    c, s, sp, false, "CRDNotInstalled",
+		    "the PrometheusRule CRD (monitoring.coreos.com/v1) is not installed: "
+		    "no alert rules until it is; scaling goes on",
+		    now);
+		return;
+	case RULES_CRD_UNKNOWN:
+		rules_condition(c, s, sp, false, "DiscoveryFailed", why, now);
+		return;
+	default:
+		break;
+	}
+	pthread_mutex_lock(&c->mu);
+	drift = s->rules_drift;
+	s->rules_drift = false;
+	pthread_mutex_unlock(&c->mu);
+	if (!drift && s->rules_active && s->rules_generation == sp->generation &&
+	    clock_mono_s() - s->rules_applied_at < RULES_REAPPLY_S)
+		return;
+	if (alerts_render(&rule, sp, &err) != FS_OK) {
+		rules_condition(c, s, sp, false, "RenderFailed", err.msg, now);
+		return;
+	}
+	text = json_object_to_json_string_ext(rule, JSON_C_TO_STRING_PLAIN |
+	                                                JSON_C_TO_STRING_NOSLASHESCAPE);
+	same = s->rules_active && s->rules_hash == text_hash(text);
+	s->rules_generation = sp->generation;
+	/* A spec change that leaves the rules as they were (interval, say) costs no write. */
+	if (same && !drift && clock_mono_s() - s->rules_applied_at < RULES_REAPPLY_S)
+		goto out;
+	str_fmt(msg, sizeof(msg), "PrometheusRule %s holds %zu alert rules", name,
+	        alerts_count(rule));
+	if (c->opts.dry_run) {
+		log_info("dry-run: %s: would apply %s", s->key, msg);
+		set_rules_applied(c, s, text);
+		s->rules_applied_at = clock_mono_s();
+		goto out;
+	}
+	/* Recorded first: the watch event of this very write is compared, not ignored. */
+	set_rules_applied(c, s, text);
+	str_fmt(path, sizeof(path),
+	        RULES_GROUP_PATH "/namespaces/%s/prometheusrules/%s?fieldManager=" ALERTS_MANAGER
+	                         "&force=true",
+	        sp->namespace, name);
+	rc = kube_send(NULL, c->opts.kube, "PATCH", path, "application/apply-patch+yaml", rule,
+	               &err);
+	if (rc == FS_OK) {
+		s->rules_applied_at = clock_mono_s();
+		rules_condition(c, s, sp, true, "RulesApplied", msg, now);
+		goto out;
+	}
+	set_rules_applied(c, s, NULL);
+	if (rc == FS_ENOTFOUND) {
+		/* The CRD went away (or the namespace is going): ask discovery again. */
+		rules_crd_forget(c);
+		if (rules_crd(c, why, sizeof(why)) == RULES_CRD_ABSENT) {
+			rules_condition(c, s, sp, false, "CRDNotInstalled",
+			                "the PrometheusRule CRD (monitoring.coreos.com/v1) is not "
+			                "installed: no alert rules until it is; scaling goes on",
+			                now);
+			goto out;
+		}
+	}
+	str_fmt(msg, sizeof(msg), "applying PrometheusRule %s: %s", name, err.msg);
+	rules_condition(c, s, sp, false, "ApplyFailed", msg, now);
+out:
+	json_object_put(rule);
+}
+
 /* --- one evaluation ------------------------------------------------------------- */
 
 struct evaluation {
@@ -1035,6 +1526,9 @@ static void publish_view(struct scaler *s, const struct evaluation *ev)
 	v.min = ev->spec.scale.min_replicas;
 	v.max = ev->spec.scale.max_replicas;
 	v.fallback = ev->d.fallback_active;
+	v.ready = s->cond[C_READY].set && s->cond[C_READY].status;
+	v.metrics_unavailable = ev->d.metrics_failed;
+	v.throttled = s->cond[C_THROTTLED].set && s->cond[C_THROTTLED].status;
 	str_fmt(v.limited_by, sizeof(v.limited_by), "%s", scale_limit_name(ev->d.limited_by));
 	v.n_metrics = ev->spec_ok ? ev->spec.n_metrics : 0;
 	for (size_t i = 0; i < v.n_metrics; i++) {
@@ -1046,6 +1540,7 @@ static void publish_view(struct scaler *s, const struct evaluation *ev)
 		v.forecast[i] = s->m[i].forecast;
 		v.upper[i] = s->m[i].upper;
 		v.mape[i] = s->m[i].mape;
+		v.target_per_replica[i] = ev->spec.metrics[i].target_per_replica;
 	}
 	pthread_mutex_lock(&s->view_mu);
 	s->view = v;
@@ -2022,6 +2517,8 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	}
 	ev->spec_ok = true;
 	s->invalid_reported[0] = '\0';
+	/* Before the target: the rules watch a scaler whose target is missing too. */
+	reconcile_rules(c, s, &ev->spec, now);
 	next_ms = (long)(ev->spec.interval * 1000.0);
 	pthread_mutex_lock(&c->mu);
 	if (ev->spec.budget_name)
@@ -2330,6 +2827,7 @@ enum fs_rc ctrl_new(struct ctrl **out, const struct ctrl_opts *opts, struct fs_e
 	pthread_mutex_init(&c->refit_mu, NULL);
 	pthread_cond_init(&c->refit_cv, NULL);
 	pthread_mutex_init(&c->stats_mu, NULL);
+	pthread_mutex_init(&c->rules_mu, NULL);
 	strmap_init(&c->scalers);
 	strmap_init(&c->kinds);
 	strmap_init(&c->budgets);
@@ -2525,6 +3023,7 @@ void ctrl_free(struct ctrl *c)
 	for (size_t i = 0; i < c->n_informers; i++) {
 		kube_informer_free(c->informers[i]);
 		kube_informer_free(c->budget_informers[i]);
+		kube_informer_free(c->rules_informers[i]);
 	}
 	wq_free(c->queue);
 	strmap_release(&c->scalers, scaler_free);
@@ -2535,6 +3034,7 @@ void ctrl_free(struct ctrl *c)
 	pthread_mutex_destroy(&c->refit_mu);
 	pthread_cond_destroy(&c->refit_cv);
 	pthread_mutex_destroy(&c->stats_mu);
+	pthread_mutex_destroy(&c->rules_mu);
 	free(c->namespace);
 	free(c->prometheus_url);
 	free(c);
@@ -2594,6 +3094,12 @@ static const struct {
      "The upper bound of the forecast at the spec's quantile.", "gauge"},
     {"foresight_scaler_metric_forecast_error", "The forecast's recent error (MAPE, fraction).",
      "gauge"},
+    {"foresight_scaler_ready", "1 while the scaler is evaluated (Ready=True).", "gauge"},
+    {"foresight_scaler_metrics_unavailable",
+     "1 while the last evaluation could not read a metric (ScalingActive=False).", "gauge"},
+    {"foresight_scaler_throttled", "1 while its ConcurrencyBudget holds it back (Throttled=True).",
+     "gauge"},
+    {"foresight_scaler_metric_target_per_replica", "The metric's spec targetPerReplica.", "gauge"},
 };
 
 static void render_scaler(void *ctx, const char *key, void *value)
@@ -2643,6 +3149,17 @@ static void render_scaler(void *ctx, const char *key, void *value)
 	case 7:
 		APPEND(r, "%s{%s} %lu\n", scaler_series[7].name, labels, errors);
 		break;
+	case 12:
+		APPEND(r, "%s{%s} %d\n", scaler_series[12].name, labels, v.ready ? 1 : 0);
+		break;
+	case 13:
+		if (v.valid)
+			APPEND(r, "%s{%s} %d\n", scaler_series[13].name, labels,
+			       v.metrics_unavailable ? 1 : 0);
+		break;
+	case 14:
+		APPEND(r, "%s{%s} %d\n", scaler_series[14].name, labels, v.throttled ? 1 : 0);
+		break;
 	default:
 		for (size_t i = 0; i < v.n_metrics; i++) {
 			char metric[200];
@@ -2663,9 +3180,13 @@ static void render_scaler(void *ctx, const char *key, void *value)
 				have = v.has_forecast[i];
 				x = v.upper[i];
 				break;
-			default:
+			case 11:
 				have = v.has_forecast[i] && isfinite(v.mape[i]);
 				x = v.mape[i];
+				break;
+			default:
+				have = true;
+				x = v.target_per_replica[i];
 				break;
 			}
 			if (have && isfinite(x))

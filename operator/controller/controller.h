@@ -25,6 +25,17 @@
  *  5. status written only when it changed; Events on every scale, every
  *     fallback, every invalid spec, every throttling.
  *
+ * Right after the spec parses, the scaler's alert rules: with
+ * spec.alerts.enabled, the PrometheusRule <name>-foresight (operator/alerts
+ * renders it) is applied server-side (field manager "foresight", forced)
+ * when its rendering changes, when someone else edits or deletes it (an
+ * informer of the rules labelled app.kubernetes.io/managed-by=foresight
+ * notices), and every ten minutes; disabled, it is deleted. Where the
+ * cluster has no PrometheusRule CRD (API discovery, asked again every 10 s
+ * while absent) the scaler says so (AlertsReady=False, CRDNotInstalled) and
+ * scales on; the rules follow when the CRD is installed. The rule's
+ * ownerReference lets the garbage collector delete it with the scaler.
+ *
  * With forecast.leadTime auto, and for budget members, a scale-up is
  * watched until the target's readyReplicas reach the new count (the key
  * comes back every second meanwhile, for one GET of the target): that
@@ -40,7 +51,7 @@
  * waiting are queued at once.
  *
  * With --dry-run nothing is written to the cluster: no scale, no status, no
- * Event; each decision is logged instead, and ctrl_once prints them as a
+ * Event, no rule; each decision is logged instead, and ctrl_once prints them as a
  * table (the laptop preview).
  *
  *	struct ctrl_opts o;

@@ -183,9 +183,9 @@ static char *request_path(const struct kube_informer *inf, const char *extra)
 	char *path = NULL;
 
 	if ((!inf->label_selector || label) && (!inf->field_selector || field) &&
-	    asprintf(&path, "%s?%s%s%s%s%s%s", inf->path, label ? "labelSelector=" : "",
+	    asprintf(&path, "%s?%s%s%s%s%s%s%s", inf->path, label ? "labelSelector=" : "",
 	             label ? label : "", label && field ? "&" : "", field ? "fieldSelector=" : "",
-	             field ? field : "", extra) < 0)
+	             field ? field : "", (label || field) && extra[0] ? "&" : "", extra) < 0)
 		path = NULL;
 	free(label);
 	free(field);

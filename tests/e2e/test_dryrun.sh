@@ -55,14 +55,13 @@ test_dry_run_only_reads_per_the_audit_log() {
 	assert_contains "$out" "$ns/web"
 	# And the long-running preview, for a while.
 	OP_PORT=$(free_port)
-	"$FORESIGHT" run --dry-run --kubeconfig "$DRY_KC" --prometheus-url "$PROM_URL" \
+	"$FORESIGHT" run --dry-run --kubeconfig "$DRY_KC" --namespace "$ns" --prometheus-url "$PROM_URL" \
 		--listen "127.0.0.1:$OP_PORT" >"$WORK/preview.log" 2>&1 &
 	echo $! >>"$WORK/pids"
 	wait_until 30 'grep -q "$ns/web would scale" "$WORK/preview.log"'
 	sleep 5
 	# The dashboard and metrics of the preview are served on localhost.
-	curl -sf "http://127.0.0.1:$OP_PORT/metrics" | grep -q '^foresight_scaler_desired_replicas{' ||
-		fail "the preview serves no scaler metrics"
+	wait_until 20 'curl -sf "http://127.0.0.1:$OP_PORT/metrics" | grep -q "^foresight_scaler_desired_replicas{"' 
 	stop_started
 	cat "$WORK/preview.log" | tail -5
 	assert_eq "$(replicas_of "$ns" web)" 1 "replicas"

@@ -70,6 +70,9 @@ test_conflict_on_status_update_is_retried() {
 	local ns out
 	ns=$(new_namespace)
 	"$KUBECTL" -n "$ns" create deployment web --image=nginx --replicas=1
+	# The controllers write a new Deployment's status for a while: only the
+	# probe's own stale writes may conflict, so wait until they are done.
+	"$KUBECTL" -n "$ns" rollout status deployment/web --timeout=60s >/dev/null
 	out=$("$PROBE" conflict --path "/apis/apps/v1/namespaces/$ns/deployments/web" \
 		--annotate foresight.dev/probe=1 --stale-writes 2)
 	echo "$out"
