@@ -5,7 +5,8 @@
 # edits, deleted when disabled, garbage-collected with the scaler, created
 # once the CRD shows up); and a real Prometheus fires the maxed-out alert.
 
-PROMRULE_CRD="$REPO/../shared/crds/monitoring.coreos.com_prometheusrules.yaml"
+# The Prometheus Operator's CRD, from the project tree next to the repository.
+PROMRULE_CRD=${PROMRULE_CRD:-$REPO/../shared/crds/monitoring.coreos.com_prometheusrules.yaml}
 
 # Starts the operator for namespace $1 on port $2 (free_port when empty); sets OP_PORT, OP_PID.
 alerts_start_operator() {
@@ -25,6 +26,7 @@ alerts_start_operator() {
 }
 
 install_promrule_crd() {
+	[ -f "$PROMRULE_CRD" ] || fail "$PROMRULE_CRD is missing (set PROMRULE_CRD)"
 	"$KUBECTL" apply -f "$PROMRULE_CRD" >/dev/null
 	"$KUBECTL" wait --for condition=established --timeout=30s \
 		crd/prometheusrules.monitoring.coreos.com >/dev/null
