@@ -6,7 +6,7 @@
 # once the CRD shows up); and a real Prometheus fires the maxed-out alert.
 
 # The Prometheus Operator's CRD, from the project tree next to the repository.
-PROMRULE_CRD=${PROMRULE_CRD:-$REPO/../shared/crds/monitoring.coreos.com_prometheusrules.yaml}
+PROMRULE_CRD=${PROMRULE_CRD:-$REPO/tests/fixtures/crds/monitoring.coreos.com_prometheusrules.yaml}
 
 # Starts the operator for namespace $1 on port $2 (free_port when empty); sets OP_PORT, OP_PID.
 alerts_start_operator() {

@@ -3,7 +3,7 @@
 # and SVG outputs, a ForecastScaler manifest as --spec, and a real Prometheus
 # (promtool-backfilled) as the source, which must give the CSV's figures.
 
-TRACES="$REPO/../shared/traces"
+TRACES="$REPO/tests/fixtures/traces"
 
 # The cost_ratio of POLICY in a --frontier table; "-" when it cannot meet the SLO.
 frontier_cost() { # output policy

@@ -18,7 +18,7 @@ readme_commands() { # heading
 }
 
 run_readme() { # heading
-	local cmd
+	local cmd status
 	while IFS= read -r cmd; do
 		[ -n "$cmd" ] || continue
 		case "$cmd" in make | "make "*) echo "skipped: $cmd"; continue ;; esac
@@ -26,7 +26,12 @@ run_readme() { # heading
 		cmd=${cmd//\~\/.kube\/config/$KUBECONFIG}
 		cmd=${cmd//http:\/\/localhost:9090/${PROM_URL:-http://localhost:9090}}
 		echo "\$ $cmd"
-		(cd "$REPO" && PATH="$(dirname "$KUBECTL"):$PATH" bash -c "$cmd") || fail "README command failed: $cmd"
+		status=0
+		(cd "$REPO" && PATH="$(dirname "$KUBECTL"):$PATH" bash -c "$cmd") || status=$?
+		# `run --once` exits 1 when some scaler could not be evaluated: the
+		# cluster holds the other tests' broken scalers on purpose.
+		[ "$status" -eq 0 ] || { [ "$status" -eq 1 ] && [[ "$cmd" == *" --once "* ]]; } ||
+			fail "README command failed with status $status: $cmd"
 	done < <(readme_commands "$1")
 }
 
@@ -56,6 +61,8 @@ test_readme_try_it_without_changing_anything() {
 	wait_for_series shop_rps
 	out=$(run_readme "Try it on your cluster without changing anything")
 	echo "$out"
+	# Every scaler of the cluster is in the table, the broken ones with why.
+	assert_contains "$out" "SCALER"
 	assert_contains "$out" "$ns/shop"
 	# 250 at 100 a replica: 1 would go to 3 (current, desired).
 	assert_eq "$(awk -v k="$ns/shop" '$1 == k {print $3, $4}' <<<"$out")" "1 3"
