@@ -124,9 +124,10 @@ image: ## an OCI image of the operator (no container engine: umoci, skopeo)
 deps: ## install build and test dependencies (apt, npm) — idempotent
 	@hack/deps.sh
 
-bench: ## benchmarks: the forecaster's fit against statsmodels' (prints a table)
+bench: ## benchmarks: the forecaster against statsmodels, the operator at scale; writes BENCHMARKS.md
 	@hack/deps.sh --bench
-	@hack/bench-forecast
+	@$(MAKE) --no-print-directory all
+	@BINDIR=$(BINDIR) hack/bench
 
 lint: ## check formatting with clang-format (.clang-format)
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "lint: $(words $(FORMAT_FILES)) files formatted"
