@@ -32,6 +32,9 @@ LIB_SRC  := $(filter-out operator/main.c,$(wildcard operator/*/*.c))
 # Files the binary carries (it runs in a container without the repo), as C arrays.
 GEN_SRC  := $(BUILD)/gen/alerts_template.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:.c=.o)
+# Files under operator/*/assets/ are compiled in, as C arrays (the embed rule below).
+EMBED    := $(wildcard operator/*/assets/*)
+LIB_OBJ  += $(EMBED:%=$(BUILD)/gen/embed/%.o)
 LIB      := $(BUILD)/libforesight.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -73,6 +76,25 @@ $(BUILD)/gen/alerts_template.c: metrics/scaler-rules.yaml
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/flags
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
+
+# Embeds a file as C: $(BUILD)/gen/embed/PATH.c defines `const char embed_P[]`
+# (NUL-terminated) and `const size_t embed_P_len`, P being PATH with every
+# character but letters and digits made '_'
+# (operator/dashboard/assets/index.html: embed_operator_dashboard_assets_index_html).
+# Compiled by the $(BUILD)/gen/%.o rule above.
+$(BUILD)/gen/embed/%.c: %
+	@mkdir -p $(@D)
+	@echo "  EMBED   $<"
+	@sym=embed_$$(printf '%s' '$<' | tr -c 'A-Za-z0-9' '_'); \
+	{ echo "/* Generated from $< by the Makefile: do not edit. */"; \
+	  echo "#include <stddef.h>"; \
+	  echo "extern const char $${sym}[];"; \
+	  echo "extern const size_t $${sym}_len;"; \
+	  echo "const char $${sym}[] = {"; \
+	  od -An -v -tx1 $< | sed -e 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo "0x00};"; \
+	  echo "const size_t $${sym}_len = sizeof($${sym}) - 1;"; } >$@.tmp
+	@mv $@.tmp $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/version.h"
 #include "controller/controller.h"
+#include "dashboard/dashboard.h"
 #include "http/server.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -37,6 +38,7 @@ struct runtime {
 	struct run_opts *o;
 	struct kube_client *kube;
 	struct ctrl *ctrl;
+	struct http_server *srv;
 };
 
 static void on_signal(int sig)
@@ -71,7 +73,8 @@ static void usage(FILE *f)
 	      "  --prometheus-url URL           Prometheus for scalers that name none\n"
 	      "  --dry-run                      write nothing to the cluster; print each decision\n"
 	      "  --once                         evaluate every scaler once, print a table, exit\n"
-	      "  --listen ADDR:PORT             /metrics, /healthz, /readyz (default :8080)\n"
+	      "  --listen ADDR:PORT             /metrics, /healthz, /readyz, the dashboard (/)\n"
+	      "                                 (default :8080; 127.0.0.1:8080: this host only)\n"
 	      "  --leader-elect                 run as one of several replicas (Lease)\n"
 	      "  --leader-election-namespace NS the Lease's namespace (default: the kubeconfig's, "
 	      "else default)\n"
@@ -351,6 +354,24 @@ static enum fs_rc metrics(void *ctx, struct buf *body, const char **type, int *s
 	}
 	if (rc == FS_OK)
 		rc = ctrl_render_metrics(rt->ctrl, body, err);
+	if (rc == FS_OK && rt->srv) {
+		struct http_ws_stats ws;
+
+		http_server_ws_stats(&ws, rt->srv);
+		rc = buf_printf(
+		    body, err,
+		    "# HELP foresight_dashboard_clients Dashboard WebSockets open.\n"
+		    "# TYPE foresight_dashboard_clients gauge\n"
+		    "foresight_dashboard_clients %lu\n"
+		    "# HELP foresight_dashboard_clients_dropped_total Dashboard WebSockets closed "
+		    "for falling behind.\n"
+		    "# TYPE foresight_dashboard_clients_dropped_total counter\n"
+		    "foresight_dashboard_clients_dropped_total %lu\n"
+		    "# HELP foresight_dashboard_messages_total Dashboard messages sent.\n"
+		    "# TYPE foresight_dashboard_messages_total counter\n"
+		    "foresight_dashboard_messages_total %lu\n",
+		    ws.clients, ws.dropped, ws.messages);
+	}
 	return rc;
 }
 
@@ -380,6 +401,7 @@ int cli_run(int argc, char **argv)
 	struct events *events = NULL;
 	struct leader *le = NULL;
 	struct http_server *srv = NULL;
+	struct dash *dash = NULL;
 	struct ctrl_opts co;
 	struct sigaction sa;
 	struct fs_err err;
@@ -423,6 +445,12 @@ int cli_run(int argc, char **argv)
 	co.workers = o.workers;
 	co.prometheus_max_inflight = o.prom_inflight;
 	co.stop = &stop_requested;
+	/* The dashboard's store: the controller publishes, the HTTP server reads. */
+	if (!o.once && dash_new(&dash, NULL, &err) != FS_OK) {
+		log_error("%s", err.msg);
+		goto out;
+	}
+	co.dash = dash;
 	if (ctrl_new(&rt.ctrl, &co, &err) != FS_OK || ctrl_start(rt.ctrl, &err) != FS_OK) {
 		log_error("%s", err.msg);
 		goto out;
@@ -447,10 +475,15 @@ int cli_run(int argc, char **argv)
 		    {"/readyz", readyz, &rt},
 		    {"/metrics", metrics, &rt},
 		};
-		struct http_server_opts ho = {.listen = o.listen, .routes = routes, .nroutes = 3};
+		struct http_server_opts ho = {
+		    .listen = o.listen, .routes = routes, .nroutes = 3, .dash = dash};
 
-		if (http_server_new(&srv, &ho, &err) != FS_OK ||
-		    http_server_start(srv, &err) != FS_OK) {
+		if (http_server_new(&srv, &ho, &err) != FS_OK) {
+			log_error("%s", err.msg);
+			goto out;
+		}
+		rt.srv = srv; /* before its thread starts: /metrics reads it there */
+		if (http_server_start(srv, &err) != FS_OK) {
 			log_error("%s", err.msg);
 			goto out;
 		}
@@ -498,6 +531,7 @@ out:
 	}
 	events_free(events);
 	http_server_free(srv);
+	dash_free(dash); /* after the controller and the server, its publisher and reader */
 	kube_client_free(rt.kube);
 	kube_config_free(cfg);
 	return status;

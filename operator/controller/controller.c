@@ -14,6 +14,7 @@
 #include "base/str.h"
 #include "base/strmap.h"
 #include "budget/budget.h"
+#include "dashboard/dashboard.h"
 #include "controller/leadtime.h"
 #include "controller/spec.h"
 #include "forecast/forecast.h"
@@ -66,7 +67,7 @@ struct metric_state {
 	bool has_value;
 	double value;
 	bool has_forecast;
-	double forecast, upper, mape;
+	double forecast, upper, lower, mape;
 	char model[32];
 	char season[32];
 };
@@ -259,6 +260,8 @@ static void scaler_forget(struct ctrl *c, const char *key)
 	pthread_mutex_lock(&c->mu);
 	s = strmap_remove(&c->scalers, key);
 	pthread_mutex_unlock(&c->mu);
+	if (s && c->opts.dash)
+		dash_forget(c->opts.dash, key);
 	scaler_free(s);
 }
 
@@ -888,6 +891,7 @@ static void forecast_metric(struct ctrl *c, struct scaler *s, size_t i, const st
 			at = h;
 		m->forecast = point[at - 1];
 		m->upper = upper[at - 1];
+		m->lower = lower[at - 1];
 	}
 	m->mape = info->recent_mape;
 	m->has_forecast = true;
@@ -1547,6 +1551,54 @@ static void publish_view(struct scaler *s, const struct evaluation *ev)
 	pthread_mutex_unlock(&s->view_mu);
 }
 
+/* The evaluation for the dashboard (operator/dashboard): its first metric, its conditions. */
+static void publish_dash(struct ctrl *c, const struct scaler *s, const struct evaluation *ev)
+{
+	static const char *const modes[] = {"Auto", "DryRun", "Paused"};
+	const struct metric_state *m = &s->m[0];
+	struct dash_condition conds[N_CONDITIONS];
+	struct dash_sample d;
+	char target[300];
+	size_t n = 0;
+	struct fs_err err;
+
+	if (!c->opts.dash)
+		return;
+	for (size_t i = 0; i < N_CONDITIONS; i++) {
+		if (s->cond[i].set)
+			conds[n++] = (struct dash_condition){condition_types[i], s->cond[i].status,
+			                                     s->cond[i].reason, s->cond[i].message};
+	}
+	str_fmt(target, sizeof(target), "%s/%s", ev->spec.target_kind ? ev->spec.target_kind : "-",
+	        ev->spec.target_name ? ev->spec.target_name : "-");
+	d = (struct dash_sample){
+	    .t = clock_unix_s(),
+	    .target = target,
+	    .mode = modes[ev->spec.scale.mode <= SCALE_MODE_PAUSED ? ev->spec.scale.mode : 0],
+	    .dry_run = c->opts.dry_run,
+	    .decided = ev->decided,
+	    .metric = ev->spec.n_metrics ? ev->spec.metrics[0].name : NULL,
+	    .target_per_replica = ev->spec.n_metrics ? ev->spec.metrics[0].target_per_replica : 0,
+	    .load = ev->spec.n_metrics && m->has_value ? m->value : NAN,
+	    .forecast = ev->spec.n_metrics && m->has_forecast ? m->forecast : NAN,
+	    .upper = ev->spec.n_metrics && m->has_forecast ? m->upper : NAN,
+	    .lower = ev->spec.n_metrics && m->has_forecast ? m->lower : NAN,
+	    .lead_time = ev->spec.scale.lead_time,
+	    .current = ev->current,
+	    .desired = ev->decided ? ev->d.desired : ev->current,
+	    .proposed = ev->decided ? ev->d.proposed : ev->current,
+	    .min = ev->spec.scale.min_replicas,
+	    .max = ev->spec.scale.max_replicas,
+	    .scaled = ev->scaled,
+	    .limited_by = ev->decided ? scale_limit_name(ev->d.limited_by) : NULL,
+	    .reason = ev->decided ? ev->d.reason : ev->error,
+	    .conditions = conds,
+	    .n_conditions = n,
+	};
+	if (dash_publish(c->opts.dash, s->key, &d, &err) != FS_OK)
+		log_debug("%s: %s", s->key, err.msg);
+}
+
 /* Sets the scale; records it for the rate policies and tells the world. */
 static enum fs_rc apply_scale(struct ctrl *c, struct scaler *s, struct evaluation *ev,
                               const char *path, const char *uid, double now, struct fs_err *err)
@@ -2110,6 +2162,29 @@ static void member_period(void *ctx, const char *key, void *value)
 		p->seconds = s->interval;
 }
 
+/* A budget's summary for the dashboard (operator/dashboard). Under mu. */
+static void publish_budget_dash(struct ctrl *c, const struct budget_state *b,
+                                const struct members *ms, bool planned)
+{
+	struct dash_budget d = {
+	    .valid = b->valid,
+	    .invalid = b->invalid,
+	    .capacity = b->capacity,
+	    .requested = planned ? ms->totals.requested_units : NAN,
+	    .allocated = planned ? ms->totals.allocated_units : NAN,
+	    .used = planned ? ms->totals.used_units : NAN,
+	    .members = planned ? (int)ms->n : 0,
+	    .scaling_up = planned ? ms->totals.scaling_up : 0,
+	    .saturated = b->cond[B_SATURATED].status,
+	    .saturated_why = b->cond[B_SATURATED].reason,
+	    .overcommitted = b->cond[B_OVERCOMMITTED].status,
+	};
+	struct fs_err err;
+
+	if (c->opts.dash && dash_publish_budget(c->opts.dash, b->key, &d, &err) != FS_OK)
+		log_debug("budget %s: %s", b->key, err.msg);
+}
+
 /*
  * Evaluates one ConcurrencyBudget: reads its saturation query and writes its
  * status from a plan of all its members. Returns the delay until the next
@@ -2134,6 +2209,8 @@ static long budget_evaluate(struct ctrl *c, const char *key)
 		pthread_mutex_lock(&c->mu);
 		b = strmap_remove(&c->budgets, key);
 		pthread_mutex_unlock(&c->mu);
+		if (b && c->opts.dash)
+			dash_forget_budget(c->opts.dash, key);
 		if (b) {
 			log_info("budget %s: deleted; its members hold their scale-ups", key);
 			budget_unref(c, b);
@@ -2194,6 +2271,7 @@ static long budget_evaluate(struct ctrl *c, const char *key)
 	if (valid && !planned)
 		log_warn("budget %s: %s", key, err.msg);
 	patch = budget_status_locked(b, ms, planned, now, &seq, &notes);
+	publish_budget_dash(c, b, ms, planned);
 	strmap_foreach(&c->membership, member_period, &per);
 	pthread_mutex_unlock(&c->mu);
 
@@ -2512,6 +2590,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		}
 		rc = write_status(c, s, status_json(s, ev), err);
 		publish_view(s, ev);
+		publish_dash(c, s, ev);
 		json_object_put(obj);
 		return rc == FS_OK ? RETRY_INVALID_MS : -1;
 	}
@@ -2562,6 +2641,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		}
 		write_status(c, s, status_json(s, ev), NULL);
 		publish_view(s, ev);
+		publish_dash(c, s, ev);
 		json_object_put(obj);
 		return invalid ? RETRY_INVALID_MS : next_ms;
 	}
@@ -2594,6 +2674,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		              rc == FS_EINVAL ? "InvalidSpec" : "PrometheusError", err->msg, now);
 		write_status(c, s, status_json(s, ev), NULL);
 		publish_view(s, ev);
+		publish_dash(c, s, ev);
 		json_object_put(obj);
 		return next_ms;
 	}
@@ -2608,6 +2689,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		}
 		write_status(c, s, status_json(s, ev), NULL);
 		publish_view(s, ev);
+		publish_dash(c, s, ev);
 		json_object_put(obj);
 		return RETRY_INVALID_MS;
 	}
@@ -2619,6 +2701,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		set_condition(s, C_READY, false, "InvalidSpec", err->msg, now);
 		write_status(c, s, status_json(s, ev), NULL);
 		publish_view(s, ev);
+		publish_dash(c, s, ev);
 		json_object_put(obj);
 		return RETRY_INVALID_MS;
 	}
@@ -2724,6 +2807,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	if (write_status(c, s, status_json(s, ev), err) != FS_OK)
 		log_warn("%s: writing status: %s", s->key, err->msg);
 	publish_view(s, ev);
+	publish_dash(c, s, ev);
 	json_object_put(obj);
 	s->full_due = clock_mono_s() + (double)next_ms / 1000.0;
 	return next_look_ms(c, s);

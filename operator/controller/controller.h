@@ -73,6 +73,7 @@
 #include "kube/events.h"
 
 struct ctrl;
+struct dash;
 
 #define CTRL_NAMESPACES_MAX 64
 
@@ -86,6 +87,7 @@ struct ctrl_opts {
 	unsigned prometheus_max_inflight; /* concurrent queries per Prometheus; default 8 */
 	unsigned max_concurrent_refits;   /* forecast fits at once; default 2 */
 	const atomic_bool *stop;          /* ends waits early on shutdown */
+	struct dash *dash; /* borrowed; NULL: none. Gets every evaluation (operator/dashboard) */
 };
 
 void ctrl_opts_init(struct ctrl_opts *opts);
