@@ -132,7 +132,7 @@ test-e2e: deps ## the end-to-end tests only (against a local control plane)
 	@$(MAKE) --no-print-directory run-tests SUITES=e2e
 
 run-tests: all $(UNIT_BIN)
-	@BINDIR=$(BINDIR) UNIT_BINS="$(UNIT_BIN)" hack/test.sh $(SUITES)
+	@BINDIR=$(BINDIR) SANITIZE=$(SANITIZE) UNIT_BINS="$(UNIT_BIN)" hack/test.sh $(SUITES)
 
 demo: deps ## a local control plane, Prometheus, a trace replay, the operator scaling live
 	@$(MAKE) --no-print-directory all

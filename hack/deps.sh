@@ -17,7 +17,7 @@ packages=(
 	etcd-server prometheus
 	golang-go golang-github-modern-go-reflect2-dev rsync jq openssl
 	unzip curl procps psmisc iproute2 dpkg-dev
-	python3 umoci skopeo
+	python3 umoci skopeo valgrind
 	chromium
 )
 

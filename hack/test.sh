@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test suites and ends with one line: `N passed, N failed`.
-#   hack/test.sh all|unit|fuzz|e2e
+#   hack/test.sh all|unit|valgrind|fuzz|e2e
 # Environment (set by the Makefile): UNIT_BINS, the cmocka binaries; BINDIR,
 # where bin/foresight and the test tools are.
 set -uo pipefail
@@ -32,6 +32,29 @@ run_unit() {
 	done
 }
 
+# The unit tests again under valgrind memcheck: no invalid access, no leak.
+# A binary is one test here (its cmocka tests passed above already).
+run_valgrind() {
+	local bin log
+	if ! command -v valgrind >/dev/null; then
+		echo "valgrind: not installed (hack/deps.sh installs it)"
+		failed=$((failed + 1))
+		return
+	fi
+	for bin in ${UNIT_BINS:-}; do
+		log="$out/$(basename "$bin").valgrind.log"
+		if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+			"$repo/$bin" >"$log" 2>&1; then
+			echo "valgrind $(basename "$bin"): ok"
+			passed=$((passed + 1))
+		else
+			echo "valgrind $(basename "$bin"): FAILED"
+			grep -E '==[0-9]+==' "$log" | head -20
+			failed=$((failed + 1))
+		fi
+	done
+}
+
 # The libFuzzer harnesses, each a bounded run over its seed corpus (hack/fuzz.sh).
 run_fuzz() {
 	local log="$out/fuzz.log"
@@ -60,14 +83,17 @@ run_e2e() {
 case "$mode" in
 all)
 	run_unit
+	# Sanitizer builds are checked by the sanitizers; valgrind cannot run them.
+	[ -n "${SANITIZE:-}" ] || run_valgrind
 	run_fuzz
 	run_e2e
 	;;
 unit) run_unit ;;
+valgrind) run_valgrind ;;
 fuzz) run_fuzz ;;
 e2e) run_e2e ;;
 *)
-	echo "usage: hack/test.sh all|unit|fuzz|e2e" >&2
+	echo "usage: hack/test.sh all|unit|valgrind|fuzz|e2e" >&2
 	exit 2
 	;;
 esac
