@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/str.h"
 #include "base/version.h"
+#include "base/ydoc.h"
 #include "controller/controller.h"
 #include "dashboard/dashboard.h"
 #include "http/server.h"
@@ -23,8 +25,14 @@ static atomic_bool stop_requested;
 static atomic_bool leading;
 static atomic_bool lost_leadership;
 
+/* Manifests `-f` takes at most, and the size of each. */
+#define RUN_FILES_MAX    16
+#define RUN_MANIFEST_MAX (1u << 20)
+
 struct run_opts {
 	const char *kubeconfig, *context, *namespace, *prometheus_url, *listen;
+	const char *files[RUN_FILES_MAX]; /* -f */
+	size_t n_files;
 	const char *lease_namespace, *lease_name;
 	bool dry_run, once, leader_elect;
 	double kube_qps;
@@ -62,29 +70,32 @@ static void on_stopped_leading(void *ctx)
 
 static void usage(FILE *f)
 {
-	fputs("Usage: foresight run [options]\n"
-	      "\n"
-	      "Runs the operator: watches ForecastScalers and scales their targets ahead of load.\n"
-	      "\n"
-	      "  --kubeconfig FILE              kubeconfig (default: in-cluster, $KUBECONFIG, "
-	      "~/.kube/config)\n"
-	      "  --context NAME                 kubeconfig context\n"
-	      "  --namespace NS[,NS...]         watch these namespaces (default: all)\n"
-	      "  --prometheus-url URL           Prometheus for scalers that name none\n"
-	      "  --dry-run                      write nothing to the cluster; print each decision\n"
-	      "  --once                         evaluate every scaler once, print a table, exit\n"
-	      "  --listen ADDR:PORT             /metrics, /healthz, /readyz, the dashboard (/)\n"
-	      "                                 (default :8080; 127.0.0.1:8080: this host only)\n"
-	      "  --leader-elect                 run as one of several replicas (Lease)\n"
-	      "  --leader-election-namespace NS the Lease's namespace (default: the kubeconfig's, "
-	      "else default)\n"
-	      "  --leader-election-id NAME      the Lease's name (default foresight)\n"
-	      "  --kube-qps Q, --kube-burst N   client-side API rate limit (default 20, 30)\n"
-	      "  --max-concurrent-reconciles N  scalers evaluated at once (default 4)\n"
-	      "  --prometheus-max-inflight N    concurrent queries per Prometheus (default 8)\n"
-	      "  --log-format text|json         (default text)\n"
-	      "  --log-level debug|info|warn|error (default info)\n",
-	      f);
+	fputs(
+	    "Usage: foresight run [options]\n"
+	    "\n"
+	    "Runs the operator: watches ForecastScalers and scales their targets ahead of load.\n"
+	    "\n"
+	    "  --kubeconfig FILE              kubeconfig (default: in-cluster, $KUBECONFIG, "
+	    "~/.kube/config)\n"
+	    "  --context NAME                 kubeconfig context\n"
+	    "  --namespace NS[,NS...]         watch these namespaces (default: all)\n"
+	    "  --prometheus-url URL           Prometheus for scalers that name none\n"
+	    "  --dry-run                      write nothing to the cluster; print each decision\n"
+	    "  --once                         evaluate every scaler once, print a table, exit\n"
+	    "  -f, --filename FILE            with --dry-run --once: evaluate this ForecastScaler\n"
+	    "                                 manifest instead of the cluster's (repeatable)\n"
+	    "  --listen ADDR:PORT             /metrics, /healthz, /readyz, the dashboard (/)\n"
+	    "                                 (default :8080; 127.0.0.1:8080: this host only)\n"
+	    "  --leader-elect                 run as one of several replicas (Lease)\n"
+	    "  --leader-election-namespace NS the Lease's namespace (default: the kubeconfig's, "
+	    "else default)\n"
+	    "  --leader-election-id NAME      the Lease's name (default foresight)\n"
+	    "  --kube-qps Q, --kube-burst N   client-side API rate limit (default 20, 30)\n"
+	    "  --max-concurrent-reconciles N  scalers evaluated at once (default 4)\n"
+	    "  --prometheus-max-inflight N    concurrent queries per Prometheus (default 8)\n"
+	    "  --log-format text|json         (default text)\n"
+	    "  --log-level debug|info|warn|error (default info)\n",
+	    f);
 }
 
 static bool parse_uint(unsigned *out, const char *s, unsigned lo, unsigned hi)
@@ -135,6 +146,7 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 	    {"prometheus-max-inflight", required_argument, NULL, O_INFLIGHT},
 	    {"log-format", required_argument, NULL, O_LOGFMT},
 	    {"log-level", required_argument, NULL, O_LOGLVL},
+	    {"filename", required_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -143,7 +155,7 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "hf:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case O_KUBECONFIG:
 			o->kubeconfig = optarg;
@@ -234,6 +246,14 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'f':
+			if (o->n_files == RUN_FILES_MAX) {
+				fprintf(stderr, "foresight run: -f: at most %d manifests\n",
+				        RUN_FILES_MAX);
+				return 2;
+			}
+			o->files[o->n_files++] = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return -1;
@@ -241,6 +261,11 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (o->n_files && !(o->dry_run && o->once)) {
+		fprintf(stderr, "foresight run: -f evaluates manifests before they are applied: it "
+		                "needs --dry-run --once\n");
+		return 2;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "foresight run: unexpected argument %s\n", argv[optind]);
@@ -253,6 +278,57 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 		return 2;
 	}
 	return 0;
+}
+
+/*
+ * Reads a ForecastScaler manifest for -f into *out (the caller's): the first
+ * document of `path`, its namespace defaulted to `ns`. Errors name the file
+ * and line.
+ */
+static enum fs_rc load_manifest(json_object **out, const char *path, const char *ns,
+                                struct fs_err *err)
+{
+	struct ydoc doc;
+	json_object *obj = NULL, *meta, *v;
+	yaml_node_t *root;
+	const char *kind = NULL;
+	enum fs_rc rc;
+
+	*out = NULL;
+	rc = ydoc_load_file(&doc, path, RUN_MANIFEST_MAX, err);
+	if (rc != FS_OK)
+		goto out;
+	root = ydoc_root(&doc);
+	if (!root) {
+		rc = fs_fail(err, FS_EINVAL, "%s:1: the file holds no manifest", path);
+		goto out;
+	}
+	rc = ydoc_to_json(&obj, &doc, root, err);
+	if (rc != FS_OK)
+		goto out;
+	if (json_object_object_get_ex(obj, "kind", &v))
+		kind = json_object_get_string(v);
+	if (!json_object_is_type(obj, json_type_object) || !kind ||
+	    strcmp(kind, "ForecastScaler") != 0) {
+		rc =
+		    fs_fail(err, FS_EINVAL, "%s:%d: kind %s: -f takes ForecastScaler manifests",
+		            path, ydoc_line(ydoc_get(&doc, root, "kind")), kind ? kind : "missing");
+		goto out;
+	}
+	if (!json_object_object_get_ex(obj, "metadata", &meta) ||
+	    !json_object_object_get_ex(meta, "name", &v) || !json_object_get_string(v)) {
+		rc = fs_fail(err, FS_EINVAL, "%s:%d: metadata.name: required", path,
+		             ydoc_line(root));
+		goto out;
+	}
+	if (!json_object_object_get_ex(meta, "namespace", NULL))
+		json_object_object_add(meta, "namespace", json_object_new_string(ns));
+	*out = obj;
+	obj = NULL;
+out:
+	json_object_put(obj);
+	ydoc_release(&doc);
+	return rc;
 }
 
 static enum fs_rc healthz(void *ctx, struct buf *body, const char **type, int *status,
@@ -403,6 +479,7 @@ int cli_run(int argc, char **argv)
 	struct http_server *srv = NULL;
 	struct dash *dash = NULL;
 	struct ctrl_opts co;
+	json_object *manifests[RUN_FILES_MAX] = {NULL};
 	struct sigaction sa;
 	struct fs_err err;
 	int status = 1, parsed;
@@ -436,7 +513,24 @@ int cli_run(int argc, char **argv)
 			goto out;
 		}
 	}
+	for (size_t i = 0; i < o.n_files; i++) {
+		/* The namespace a manifest without one lands in, as kubectl apply does. */
+		char ns[254] = "default";
+
+		if (o.namespace && o.namespace[0])
+			str_fmt(ns, sizeof(ns), "%.*s", (int)strcspn(o.namespace, ","),
+			        o.namespace);
+		else if (cfg->namespace)
+			str_fmt(ns, sizeof(ns), "%s", cfg->namespace);
+		if (load_manifest(&manifests[i], o.files[i], ns, &err) != FS_OK) {
+			fprintf(stderr, "foresight run: %s\n", err.msg);
+			status = 2;
+			goto out;
+		}
+	}
 	ctrl_opts_init(&co);
+	co.manifests = manifests;
+	co.n_manifests = o.n_files;
 	co.kube = rt.kube;
 	co.events = events;
 	co.namespace = o.namespace;
@@ -534,5 +628,7 @@ out:
 	dash_free(dash); /* after the controller and the server, its publisher and reader */
 	kube_client_free(rt.kube);
 	kube_config_free(cfg);
+	for (size_t i = 0; i < o.n_files; i++)
+		json_object_put(manifests[i]);
 	return status;
 }

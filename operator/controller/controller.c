@@ -157,6 +157,7 @@ struct ctrl {
 	    *informers[CTRL_NAMESPACES_MAX];    /* one per namespace, or one for all */
 	char *informer_ns[CTRL_NAMESPACES_MAX]; /* NULL: every namespace */
 	size_t n_informers;
+	struct strmap manifests; /* namespace/name -> json_object (opts.manifests) */
 	struct wq *queue;
 	bool workers_running;
 
@@ -2518,7 +2519,10 @@ static json_object *informer_get(struct ctrl *c, const char *key)
 {
 	const char *slash = strchr(key, '/');
 	size_t ns_len = slash ? (size_t)(slash - key) : 0;
+	json_object *manifest = strmap_get(&c->manifests, key);
 
+	if (manifest)
+		return json_object_get(manifest);
 	for (size_t i = 0; i < c->n_informers; i++) {
 		const char *ns = c->informer_ns[i];
 
@@ -2916,6 +2920,20 @@ enum fs_rc ctrl_new(struct ctrl **out, const struct ctrl_opts *opts, struct fs_e
 	strmap_init(&c->kinds);
 	strmap_init(&c->budgets);
 	strmap_init(&c->membership);
+	strmap_init(&c->manifests);
+	c->opts.manifests = NULL;
+	for (size_t i = 0; i < opts->n_manifests; i++) {
+		char key[KEY_MAX];
+		void *old = NULL;
+
+		rc = kube_object_key(key, sizeof(key), opts->manifests[i], err);
+		if (rc == FS_OK)
+			rc = strmap_put(&c->manifests, key, opts->manifests[i], &old, err);
+		if (rc != FS_OK)
+			goto fail;
+		json_object_get(opts->manifests[i]);
+		json_object_put(old); /* the same scaler twice: the last one counts */
+	}
 	c->namespace = opts->namespace ? strdup(opts->namespace) : NULL;
 	c->prometheus_url = opts->prometheus_url ? strdup(opts->prometheus_url) : NULL;
 	wq_opts_init(&qo);
@@ -3047,6 +3065,17 @@ static void collect_key(void *ctx, const char *key, const char *rv, const char *
 		k->n++;
 }
 
+static void collect_manifest_key(void *ctx, const char *key, void *value)
+{
+	(void)value;
+	collect_key(ctx, key, NULL, NULL);
+}
+
+static void manifest_put(void *obj)
+{
+	json_object_put(obj);
+}
+
 static int cmp_keys(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -3065,7 +3094,10 @@ int ctrl_once(struct ctrl *c, FILE *out)
 		free(bk.keys[i]);
 	}
 	free(bk.keys);
-	informers_foreach(c, collect_key, &k);
+	if (c->manifests.len)
+		strmap_foreach(&c->manifests, collect_manifest_key, &k);
+	else
+		informers_foreach(c, collect_key, &k);
 	qsort(k.keys, k.n, sizeof(*k.keys), cmp_keys);
 	fprintf(out, "%-40s %-24s %7s %7s %8s %8s %11s %-12s %s\n", "SCALER", "TARGET", "CURRENT",
 	        "DESIRED", "REACTIVE", "FORECAST", "RECOMMENDED", "LIMITED-BY", "REASON");
@@ -3113,6 +3145,7 @@ void ctrl_free(struct ctrl *c)
 	strmap_release(&c->scalers, scaler_free);
 	strmap_release(&c->kinds, free);
 	strmap_release(&c->budgets, budget_drop);
+	strmap_release(&c->manifests, manifest_put);
 	strmap_release(&c->membership, free);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->refit_mu);

@@ -88,6 +88,13 @@ struct ctrl_opts {
 	unsigned max_concurrent_refits;   /* forecast fits at once; default 2 */
 	const atomic_bool *stop;          /* ends waits early on shutdown */
 	struct dash *dash; /* borrowed; NULL: none. Gets every evaluation (operator/dashboard) */
+	/*
+	 * ForecastScalers to evaluate as if the cluster held them (`run --dry-run
+	 * --once -f FILE`): each shadows a scaler of the same namespace/name, and
+	 * ctrl_once evaluates only these. ctrl_new takes its own references.
+	 */
+	json_object *const *manifests;
+	size_t n_manifests;
 };
 
 void ctrl_opts_init(struct ctrl_opts *opts);

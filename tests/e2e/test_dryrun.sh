@@ -78,3 +78,46 @@ test_dry_run_only_reads_per_the_audit_log() {
 		fail "the dry run wrote to the cluster"
 	fi
 }
+
+# A manifest evaluated before it is applied: `run --dry-run --once -f`.
+test_dry_run_evaluates_a_manifest_before_it_is_applied() {
+	local ns out status
+	# shellcheck source=/dev/null
+	source "$REPO/tests/e2e/test_operator.sh" # replicas_of
+	setup_operator_env
+	ns=$(new_namespace)
+	"$KUBECTL" -n "$ns" create deployment api --image=nginx --replicas=2 >/dev/null
+	echo 530 >"$LOAD_DIR/api_rps"
+	wait_for_series api_rps
+	cat >"$WORK/api.yaml" <<FS
+apiVersion: autoscaling.foresight.dev/v1alpha1
+kind: ForecastScaler
+metadata:
+  name: api
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: api}
+  minReplicas: 1
+  maxReplicas: 5
+  metrics:
+  - {name: rps, query: 'sum(api_rps)', targetPerReplica: 100}
+  forecast: {model: None}
+FS
+	out=$("$FORESIGHT" run --dry-run --once -f "$WORK/api.yaml" --namespace "$ns" \
+		--prometheus-url "$PROM_URL")
+	echo "$out"
+	# 530 at 100 a replica needs 6; maxReplicas caps it at 5, from the 2 it has.
+	assert_eq "$(awk -v k="$ns/api" '$1 == k {print $3, $4, $5, $8}' <<<"$out")" "2 5 6 MaxReplicas"
+	assert_eq "$(grep -c "^$ns/" <<<"$out")" 1 "only the manifest is evaluated"
+	"$KUBECTL" -n "$ns" get fs api 2>/dev/null && fail "the manifest was applied"
+	assert_eq "$(replicas_of "$ns" api)" 2
+	# Only with --dry-run --once, and only ForecastScalers, named with file and line.
+	status=0
+	out=$("$FORESIGHT" run --dry-run -f "$WORK/api.yaml" 2>&1) || status=$?
+	assert_eq "$status" 2
+	assert_contains "$out" "-f evaluates manifests before they are applied: it needs --dry-run --once"
+	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n' >"$WORK/cm.yaml"
+	status=0
+	out=$("$FORESIGHT" run --dry-run --once -f "$WORK/cm.yaml" --namespace "$ns" 2>&1) || status=$?
+	assert_eq "$status" 2
+	assert_contains "$out" "$WORK/cm.yaml:2: kind ConfigMap: -f takes ForecastScaler manifests"
+}
