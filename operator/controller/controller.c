@@ -95,6 +95,7 @@ struct scaler {
 	struct scale_history hist;
 	struct metric_state m[CTRL_METRICS_MAX];
 	struct prom_client *prom;
+	struct prom_client_stats prom_seen; /* its last stats, for /metrics (under mu) */
 	int64_t prom_generation;
 	double prom_made_at; /* monotonic seconds */
 	struct condition cond[N_CONDITIONS];
@@ -157,7 +158,8 @@ struct ctrl {
 	    *informers[CTRL_NAMESPACES_MAX];    /* one per namespace, or one for all */
 	char *informer_ns[CTRL_NAMESPACES_MAX]; /* NULL: every namespace */
 	size_t n_informers;
-	struct strmap manifests; /* namespace/name -> json_object (opts.manifests) */
+	struct strmap manifests;               /* namespace/name -> json_object (opts.manifests) */
+	struct prom_client_stats prom_retired; /* clients since replaced or gone (under mu) */
 	struct wq *queue;
 	bool workers_running;
 
@@ -254,12 +256,45 @@ static struct scaler *scaler_get(struct ctrl *c, const char *key)
 	return s;
 }
 
+/* Adds b's counters to a; `inflight` is a level, not a count, and is left out. */
+static void prom_stats_add(struct prom_client_stats *a, const struct prom_client_stats *b)
+{
+	a->queries += b->queries;
+	a->requests += b->requests;
+	a->errors += b->errors;
+	a->waits += b->waits;
+}
+
+/*
+ * Publishes the scaler's Prometheus counters for /metrics; `retire` folds
+ * them into the operator's total for good (the client is about to go). Only
+ * the thread evaluating the scaler calls it: that thread owns s->prom.
+ */
+static void prom_stats_publish(struct ctrl *c, struct scaler *s, bool retire)
+{
+	struct prom_client_stats now;
+
+	if (!s->prom)
+		return;
+	prom_client_stats(&now, s->prom);
+	pthread_mutex_lock(&c->mu);
+	if (retire) {
+		prom_stats_add(&c->prom_retired, &now);
+		memset(&s->prom_seen, 0, sizeof(s->prom_seen));
+	} else {
+		s->prom_seen = now;
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
 static void scaler_forget(struct ctrl *c, const char *key)
 {
 	struct scaler *s;
 
 	pthread_mutex_lock(&c->mu);
 	s = strmap_remove(&c->scalers, key);
+	if (s)
+		prom_stats_add(&c->prom_retired, &s->prom_seen);
 	pthread_mutex_unlock(&c->mu);
 	if (s && c->opts.dash)
 		dash_forget(c->opts.dash, key);
@@ -714,6 +749,7 @@ static enum fs_rc scaler_prom(struct ctrl *c, struct scaler *s, const struct ctr
 	}
 	headers[sp->n_prom_headers] = NULL;
 	po.headers = headers;
+	prom_stats_publish(c, s, true);
 	prom_client_free(s->prom);
 	s->prom = NULL;
 	rc = prom_client_new(&s->prom, &po, err);
@@ -2851,6 +2887,16 @@ static enum fs_rc reconcile(void *ctx, const char *key)
 	t0 = clock_mono_s();
 	next = evaluate(c, key, ev, &err);
 	record_duration(c, clock_mono_s() - t0, next < 0);
+	{
+		struct scaler *s;
+
+		pthread_mutex_lock(&c->mu);
+		s = strmap_get(&c->scalers, key);
+		pthread_mutex_unlock(&c->mu);
+		/* Still this worker's: the queue hands a key to one worker at a time. */
+		if (s)
+			prom_stats_publish(c, s, false);
+	}
 	ctrl_spec_release(&ev->spec);
 	free(ev);
 	if (next < 0) {
@@ -3372,6 +3418,14 @@ static void render_budget(void *ctx, const char *key, void *value)
 	       v);
 }
 
+static void sum_prom_seen(void *ctx, const char *key, void *value)
+{
+	const struct scaler *s = value;
+
+	(void)key;
+	prom_stats_add(ctx, &s->prom_seen);
+}
+
 enum fs_rc ctrl_render_metrics(struct ctrl *c, struct buf *out, struct fs_err *err)
 {
 	struct render r = {out, FS_OK, err, 0};
@@ -3433,5 +3487,34 @@ enum fs_rc ctrl_render_metrics(struct ctrl *c, struct buf *out, struct fs_err *e
 	       "# TYPE foresight_scalers gauge\n"
 	       "foresight_scalers %zu\n",
 	       total.relists_gone, total.lists, cached);
+	{
+		struct prom_client_stats ps;
+
+		pthread_mutex_lock(&c->mu);
+		ps = c->prom_retired;
+		strmap_foreach(&c->scalers, sum_prom_seen, &ps);
+		pthread_mutex_unlock(&c->mu);
+		APPEND(
+		    &r,
+		    "# HELP foresight_prometheus_queries_total Prometheus queries the scalers "
+		    "made.\n"
+		    "# TYPE foresight_prometheus_queries_total counter\n"
+		    "foresight_prometheus_queries_total %lu\n"
+		    "# HELP foresight_prometheus_requests_total HTTP requests those queries took.\n"
+		    "# TYPE foresight_prometheus_requests_total counter\n"
+		    "foresight_prometheus_requests_total %lu\n"
+		    "# HELP foresight_prometheus_errors_total Prometheus queries that failed.\n"
+		    "# TYPE foresight_prometheus_errors_total counter\n"
+		    "foresight_prometheus_errors_total %lu\n"
+		    "# HELP foresight_prometheus_throttled_total Requests that waited for a "
+		    "--prometheus-max-inflight slot.\n"
+		    "# TYPE foresight_prometheus_throttled_total counter\n"
+		    "foresight_prometheus_throttled_total %lu\n"
+		    "# HELP foresight_workqueue_depth Scalers due for evaluation and waiting for a "
+		    "worker (--max-concurrent-reconciles).\n"
+		    "# TYPE foresight_workqueue_depth gauge\n"
+		    "foresight_workqueue_depth %zu\n",
+		    ps.queries, ps.requests, ps.errors, ps.waits, wq_len(c->queue));
+	}
 	return r.rc;
 }

@@ -63,6 +63,10 @@ test_dry_run_only_reads_per_the_audit_log() {
 	sleep 5
 	# The dashboard and metrics of the preview are served on localhost.
 	wait_until 20 'curl -sf "http://127.0.0.1:$OP_PORT/metrics" | grep -q "^foresight_scaler_desired_replicas{"' 
+	# The throttles' own counters: queries made, and waits for a slot or a worker.
+	wait_until 20 'curl -sf "http://127.0.0.1:$OP_PORT/metrics" | awk "/^foresight_prometheus_queries_total / {n = \$2} END {exit !(n > 0)}"'
+	curl -sf "http://127.0.0.1:$OP_PORT/metrics" | grep -E '^foresight_(prometheus_throttled_total|workqueue_depth|kube_throttled_total)' ||
+		fail "the throttles are not on /metrics"
 	stop_started
 	cat "$WORK/preview.log" | tail -5
 	assert_eq "$(replicas_of "$ns" web)" 1 "replicas"
