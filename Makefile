@@ -150,6 +150,7 @@ bench: ## benchmarks: the forecaster against statsmodels, the operator at scale;
 	@hack/deps.sh --bench
 	@$(MAKE) --no-print-directory all
 	@BINDIR=$(BINDIR) hack/bench
+	@BINDIR=$(BINDIR) hack/bench-dashboard
 
 lint: ## check formatting with clang-format (.clang-format)
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "lint: $(words $(FORMAT_FILES)) files formatted"

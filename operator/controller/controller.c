@@ -2543,6 +2543,7 @@ static void budget_decide(struct ctrl *c, struct scaler *s, struct evaluation *e
 		s->held = ev->current;
 	}
 	patch = budget_status_locked(b, ms, true, now, &seq, &notes);
+	publish_budget_dash(c, b, ms, true);
 	pthread_mutex_unlock(&c->mu);
 	write_budget_status(c, b, patch, seq);
 	budget_notes(c, b, notes);

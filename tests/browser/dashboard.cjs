@@ -7,6 +7,7 @@
 //   CHROMIUM         the browser (default /usr/bin/chromium)
 //   DASH_URL         the operator's dashboard, e.g. http://127.0.0.1:8080/
 //   DASH_KEYS        the scalers the page must list (comma-separated "ns/name")
+//   DASH_BUDGETS     the ConcurrencyBudgets the page must list (optional)
 //   DASH_CHART       the scaler whose chart must show load, forecast and a scale event
 //   DASH_LOAD_FILE   a file of load-gen's: writing DASH_LOAD_VALUE there makes it scale
 //   DASH_LOAD_VALUE
@@ -30,6 +31,7 @@ const env = (k, d) => {
 
 const url = env("DASH_URL");
 const keys = env("DASH_KEYS").split(",");
+const budgets = env("DASH_BUDGETS", "").split(",").filter(Boolean);
 const chartKey = env("DASH_CHART");
 const out = env("DASH_OUT");
 const origin = new URL(url).origin;
@@ -102,6 +104,16 @@ function chartFacts(key) {
   const rows = await page.$$eval("#scalers tbody tr", (trs) => trs.map((tr) =>
     Array.from(tr.children).map((td) => td.textContent.trim()).join(" | ")));
   rows.forEach((r) => log(`row: ${r}`));
+  if (budgets.length) {
+    // Each budget listed, with its members counted (the fifth column).
+    await page.waitForFunction((ks) => ks.every((k) => {
+      const tr = document.querySelector(`#budgets tbody tr[data-key="${k}"]`);
+      return tr && Number(tr.children[4]?.textContent) >= 1;
+    }), budgets, { timeout: 30000 });
+    const brows = await page.$$eval("#budgets tbody tr", (trs) => trs.map((tr) =>
+      Array.from(tr.children).map((td) => td.textContent.trim()).join(" | ")));
+    brows.forEach((r) => log(`budget: ${r}`));
+  }
 
   // The chart: points of the load and of the forecast (with its band).
   await page.waitForFunction((k) => {

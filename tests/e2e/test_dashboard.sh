@@ -9,8 +9,11 @@ source "$REPO/tests/e2e/test_operator.sh"
 # shellcheck disable=SC2046 # one name per word
 unset -f $(declare -F | awk '$3 ~ /^test_/ {print $3}')
 
-# A scaler with a forecast (LinearTrend on 1 s steps: ready on 20 s of history).
-apply_forecast_scaler() { # ns name gauge
+# A scaler with a forecast (LinearTrend on 1 s steps: ready on 20 s of history),
+# in ConcurrencyBudget BUDGET (10 units a replica) when one is named.
+apply_forecast_scaler() { # ns name gauge [budget]
+	local budget=""
+	[ -z "${4:-}" ] || budget="  budget: {name: $4, unitsPerReplica: 10}"
 	"$KUBECTL" -n "$1" apply -f - <<FS
 apiVersion: autoscaling.foresight.dev/v1alpha1
 kind: ForecastScaler
@@ -25,6 +28,7 @@ spec:
   forecast: {model: LinearTrend, history: 5m, step: 1s, season: "0", leadTime: 5s}
   behavior:
     scaleDown: {stabilizationWindowSeconds: 0}
+$budget
 FS
 }
 
@@ -50,7 +54,13 @@ test_dashboard_in_a_browser() {
 	echo 500 >"$LOAD_DIR/api_rps"
 	"$KUBECTL" -n "$ns" create deployment web --image=nginx --replicas=1 >/dev/null
 	"$KUBECTL" -n "$ns" create deployment api --image=nginx --replicas=1 >/dev/null
-	apply_forecast_scaler "$ns" web web_rps
+	"$KUBECTL" -n "$ns" apply -f - <<CB >/dev/null
+apiVersion: autoscaling.foresight.dev/v1alpha1
+kind: ConcurrencyBudget
+metadata: {name: db}
+spec: {capacity: 100, maxConcurrentScaleUps: 0}
+CB
+	apply_forecast_scaler "$ns" web web_rps db
 	apply_scaler "$ns" api api_rps DryRun
 	# The model's first fit wants 20 samples; one a second.
 	wait_until 60 '[ "$(curl -sf "$PROM_URL/api/v1/query" --data-urlencode "query=count_over_time(web_rps[5m])" | jq -r ".data.result[0].value[1]")" -ge 25 ]'
@@ -73,7 +83,7 @@ test_dashboard_in_a_browser() {
 	(
 		cd "$REPO/tests/browser"
 		PLAYWRIGHT_CORE="$pw" DASH_URL="http://127.0.0.1:$OP_PORT/" \
-			DASH_KEYS="$ns/api,$ns/web" DASH_CHART="$ns/web" \
+			DASH_KEYS="$ns/api,$ns/web" DASH_BUDGETS="$ns/db" DASH_CHART="$ns/web" \
 			DASH_LOAD_FILE="$LOAD_DIR/web_rps" DASH_LOAD_VALUE=450 DASH_OUT="$WORK" \
 			DASH_RESTART=1 node dashboard.cjs
 	) >"$WORK/browser.log" 2>&1 &
@@ -81,6 +91,7 @@ test_dashboard_in_a_browser() {
 	echo "$browser" >>"$WORK/pids"
 	wait_until 120 'grep -q "phase 1 ok" "$WORK/browser.log" || ! kill -0 $browser'
 	cat "$WORK/browser.log"
+	"$KUBECTL" -n "$ns" get cbudget db -o jsonpath='{.status}{"\n"}'
 	grep -q "phase 1 ok" "$WORK/browser.log" || fail "the browser test failed"
 	# The scale the page showed is the one the Deployment got.
 	wait_until 20 '[ "$(replicas_of "$ns" web)" -ge 4 ]'
