@@ -31,8 +31,8 @@
  * [t, load, forecast, upper, lower, leadTime, capacity, replicas, desired],
  * an event [t, from, to, applied] with applied 0 for a dry run's "would
  * scale"; numbers that are not known are null):
- *   {"type":"state","seq":N,"caps":{...},"scalers":[SCALER...],"budgets":[BUDGET...],
- *    "omitted":K}
+ *   {"type":"state","seq":N,"caps":{"points","events","windowSeconds"},
+ *    "scalers":[SCALER...],"budgets":[BUDGET...]}
  *   {"type":"scaler","seq":N,"scaler":SCALER}   a new scaler, or its points thinned
  *   {"type":"sample","seq":N,"key":K,"status":{...},"point":P,"replace":B[,"event":E]}
  *   {"type":"forget","seq":N,"key":K}
