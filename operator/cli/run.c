@@ -614,7 +614,12 @@ int cli_run(int argc, char **argv)
 	log_info("shutting down");
 	status = 0;
 out:
-	/* Workers first (in-flight evaluations finish), then pending Events, then the Lease. */
+	/*
+	 * The HTTP server first: its handlers read the controller. Then the
+	 * workers (in-flight evaluations finish), pending Events, the Lease.
+	 */
+	http_server_free(srv);
+	srv = NULL;
 	ctrl_free(rt.ctrl);
 	if (events)
 		events_close(events);
@@ -624,7 +629,6 @@ out:
 		leader_free(le);
 	}
 	events_free(events);
-	http_server_free(srv);
 	dash_free(dash); /* after the controller and the server, its publisher and reader */
 	kube_client_free(rt.kube);
 	kube_config_free(cfg);
