@@ -255,6 +255,7 @@ enum fs_rc prom_parse_response(json_object **root, json_object **data, long http
 	json_tokener *tok;
 	json_object *r = NULL, *d = NULL;
 	const char *status, *type, *text;
+	bool cut_short = false;
 	enum fs_rc rc;
 
 	tok = json_tokener_new();
@@ -263,6 +264,8 @@ enum fs_rc prom_parse_response(json_object **root, json_object **data, long http
 	if (body && len > 0 && len <= (size_t)INT32_MAX) {
 		r = json_tokener_parse_ex(tok, body, (int)len);
 		if (json_tokener_get_error(tok) != json_tokener_success) {
+			/* Valid so far but unfinished: the answer was cut short. */
+			cut_short = json_tokener_get_error(tok) == json_tokener_continue;
 			json_object_put(r);
 			r = NULL;
 		}
@@ -297,8 +300,11 @@ enum fs_rc prom_parse_response(json_object **root, json_object **data, long http
 	} else {
 		rc = FS_EPARSE;
 		body_excerpt(excerpt, sizeof(excerpt), body, len);
-		fs_fail(err, rc, "not an answer of the Prometheus API (HTTP %ld): \"%s\"",
-		        http_status, excerpt);
+		/* The cause last: a message cut to fit a reason keeps its end. */
+		fs_fail(err, rc, "not an answer of the Prometheus API (HTTP %ld): \"%s\"%s",
+		        http_status, excerpt,
+		        cut_short ? ": the JSON ends before it is complete (a truncated answer)"
+		                  : "");
 	}
 	if (err)
 		err->http_status = (int)http_status;

@@ -16,6 +16,8 @@
 #define NUM_MAX 48
 /* A metric name in a reason, cut so that a long one cannot crowd out the numbers. */
 #define NAME "%.48s"
+/* A metric failure as the caller words it, before it is fitted into a reason. */
+#define SCALE_FAILURE_MAX 1024
 
 /* What the metrics of one evaluation say, gathered in one pass. */
 struct tally {
@@ -33,7 +35,7 @@ struct tally {
 	const char *tolerated_name; /* the metric with the largest raw count kept by tolerance */
 	int tolerated_raw;
 	double tolerated_ratio;
-	char failure[SCALE_REASON_MAX / 2];     /* the first metric failure */
+	char failure[SCALE_FAILURE_MAX];        /* the first metric failure, whole */
 	char fc_reason[SCALE_REASON_MAX];       /* the first unusable forecast */
 	char driver_says[SCALE_REASON_MAX / 2]; /* the driver's need, in words */
 };
@@ -234,6 +236,43 @@ static bool forecast_usable(const struct scale_forecast *f, const struct scale_s
 		scale_say(why, why_size, "it has no point within the leadTime (%s)", a);
 	}
 	return any;
+}
+
+/*
+ * Copies `src` into `dst` (`size` bytes), keeping its start and its end with
+ * "..." between when it does not fit: a failure reads "metric M failed:
+ * <where> ... <cause>", and the cause, at the end, must survive the cut
+ * (a URL and a query in front of it used to push it out). Never splits a
+ * UTF-8 sequence.
+ */
+static void fit_middle(char *dst, size_t size, const char *src)
+{
+	size_t len = strlen(src), head, tail;
+
+	if (size == 0)
+		return;
+	if (len < size) {
+		memcpy(dst, src, len + 1);
+		return;
+	}
+	if (size < 8) {
+		head = size - 1;
+		while (head > 0 && ((unsigned char)src[head] & 0xC0) == 0x80)
+			head--;
+		memcpy(dst, src, head);
+		dst[head] = '\0';
+		return;
+	}
+	head = (size - 4) / 3;
+	tail = size - 4 - head;
+	while (head > 0 && ((unsigned char)src[head] & 0xC0) == 0x80)
+		head--;
+	while (tail > 0 && ((unsigned char)src[len - tail] & 0xC0) == 0x80)
+		tail--;
+	memcpy(dst, src, head);
+	memcpy(dst + head, "...", 3);
+	memcpy(dst + head + 3, src + len - tail, tail);
+	dst[head + 3 + tail] = '\0';
 }
 
 static void tally_failure(struct tally *t, const char *fmt, ...)
@@ -443,16 +482,18 @@ static void decide_failure(struct scale_decision *d, const struct tally *t,
 		} else {
 			what = "fallback holds";
 		}
-		scale_say(count, sizeof(count), "%s (%d failures in a row)",
-		          partial ? ", others would scale down" : "", d->failures);
+		scale_say(count, sizeof(count), "%s (%d failure%s in a row)",
+		          partial ? ", others would scale down" : "", d->failures,
+		          d->failures == 1 ? "" : "s");
 	} else {
 		scale_say(count, sizeof(count), "%s (failure %d of %d before fallback)",
 		          partial ? ", others would scale down" : "", d->failures,
 		          f->failure_threshold);
 	}
-	/* A long error message is cut, never the count. */
-	room = (int)(sizeof(d->basis) - 1 - strlen(count));
-	scale_say(d->basis, sizeof(d->basis), "%.*s%s", room, t->failure, count);
+	/* A long error message is cut in the middle (its cause stays), never the count. */
+	room = (int)(sizeof(d->basis) - strlen(count));
+	fit_middle(d->basis, (size_t)room, t->failure);
+	strcat(d->basis, count);
 	d->recommended = target;
 	clamp_bounds(d, spec, target, what);
 }
@@ -533,7 +574,10 @@ enum fs_rc scale_evaluate(struct scale_decision *d, struct scale_history *h,
 	r.driver = failed ? -1 : t.driver;
 	r.failures = failed ? (h->failures < INT_MAX ? h->failures + 1 : h->failures) : 0;
 	scale_say(r.forecast_reason, sizeof(r.forecast_reason), "%s", t.fc_reason);
-	scale_say(r.basis, sizeof(r.basis), "%s", failed ? t.failure : t.driver_says);
+	if (failed)
+		fit_middle(r.basis, sizeof(r.basis), t.failure);
+	else
+		scale_say(r.basis, sizeof(r.basis), "%s", t.driver_says);
 
 	if (current == 0 && spec->min_replicas > 0) {
 		/* As the HPA: someone scaled the target to 0 by hand. */

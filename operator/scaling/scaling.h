@@ -36,7 +36,9 @@
  * Either is brought within [minReplicas, maxReplicas] but skips tolerance
  * and behaviour: there is no load to stabilise, and the user named the
  * fallback count for an outage. Metric names are cut to 48 characters in
- * reasons, so the numbers always fit.
+ * reasons, so the numbers always fit; a metric's failure too long for the
+ * reason loses its middle ("..."), so that where it failed (the start) and
+ * why (the end) both stay.
  *
  * limitedBy precedence: in DryRun and Paused, the mode (it alone decides
  * that the count does not change). Otherwise the last step that changed the

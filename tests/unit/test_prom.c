@@ -230,6 +230,10 @@ static void api_errors_keep_prometheus_words(void **state)
 	assert_non_null(strstr(err.msg, "not an answer of the Prometheus API"));
 	assert_int_equal(response(200, "{\"status\":\"success\"}", &err), FS_EPARSE);
 	assert_int_equal(response(200, "{\"status\":\"success\",\"data\":", &err), FS_EPARSE);
+	assert_non_null(
+	    strstr(err.msg, "\": the JSON ends before it is complete (a truncated answer)"));
+	assert_int_equal(response(200, "<html>hello</html>", &err), FS_EPARSE);
+	assert_null(strstr(err.msg, "truncated"));
 	/* A long error body is quoted only in part. */
 	{
 		char big[4096];

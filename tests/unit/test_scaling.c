@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "scaling/scaling.h"
@@ -1465,8 +1466,46 @@ static void long_reasons_are_cut_not_overflowed(void **state)
 	m.name = name;
 	d = eval_n(&h, &s, &m, 1, 3, 15);
 	assert_int_equal(strlen(d.basis), sizeof(d.basis) - 1);
-	assert_has(d.reason, " failed: a very long error message, as  (failure 1 of 3 before "
+	/* Cut in the middle: where it failed and why both stay, and the count. */
+	assert_true(strncmp(d.reason, "metric xxxxxxxxxx", 17) == 0);
+	assert_has(d.reason, "x...");
+	assert_has(d.reason, "and then some more words after that (failure 1 of 3 before "
 	                     "fallback); holding 3; dry run, would keep 3");
+	scale_history_release(&h);
+}
+
+/* A failure too long for the reason keeps its cause, and no UTF-8 sequence is split. */
+static void a_long_failure_keeps_its_cause(void **state)
+{
+	char error[400];
+	struct scale_spec s = spec_of(1, 50);
+	struct scale_history h;
+	struct scale_decision d;
+	struct scale_metric m;
+	size_t n = 0;
+
+	(void)state;
+	n += (size_t)snprintf(error, sizeof(error), "query failed: Prometheus https://");
+	while (n < 200) {
+		memcpy(error + n, "\xc3\xa9", 2); /* an e with an acute accent, two bytes */
+		n += 2;
+	}
+	snprintf(error + n, sizeof(error) - n,
+	         ": query \"sum(rate(x[2m]))\": HTTP 500: upstream down");
+	m = failing(error);
+	s.fallback.failure_threshold = 1;
+	scale_history_init(&h);
+	d = eval_n(&h, &s, &m, 1, 3, 0);
+	assert_true(d.fallback_active);
+	assert_has(d.reason, "metric rps failed: query failed");
+	assert_has(d.reason, "...");
+	assert_has(d.reason, ": HTTP 500: upstream down (1 failure in a row); fallback holds 3");
+	for (const char *p = d.reason; *p; p++) {
+		if (*p == '\xc3')
+			assert_int_equal(p[1], '\xa9');
+		if (*p == '\xa9')
+			assert_true(p > d.reason && p[-1] == '\xc3');
+	}
 	scale_history_release(&h);
 }
 
@@ -1565,6 +1604,7 @@ int main(void)
 	    cmocka_unit_test(history_is_bounded_and_pruned),
 	    cmocka_unit_test(history_record_scale_checks_its_input),
 	    cmocka_unit_test(long_reasons_are_cut_not_overflowed),
+	    cmocka_unit_test(a_long_failure_keeps_its_cause),
 	    cmocka_unit_test(limit_names_are_the_status_names),
 	    cmocka_unit_test(reasons_print_durations_for_people),
 	};
