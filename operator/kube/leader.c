@@ -174,6 +174,7 @@ enum leader_transition leader_after_attempt(struct leader_state *st, enum leader
 	case LEADER_HELD_ELSEWHERE:
 		break;
 	case LEADER_FAILED:
+	case LEADER_CONFLICTED:
 		if (st->leading && started_ms - st->renewed_at_ms < cfg->renew_deadline_ms)
 			return LEADER_UNCHANGED;
 		break;
@@ -193,6 +194,18 @@ long leader_attempt_timeout_ms(const struct leader_state *st, int64_t now_ms,
 		return cfg->renew_deadline_ms;
 	left = st->renewed_at_ms + cfg->renew_deadline_ms - now_ms;
 	return left > 0 ? (long)left : 0;
+}
+
+long leader_conflict_wait_ms(long wait_ms, unsigned conflicts, double jitter)
+{
+	long pause;
+
+	if (conflicts == 0 || conflicts > LEADER_CONFLICT_RETRIES)
+		return wait_ms;
+	if (jitter < 0 || !(jitter < 1))
+		jitter = 0;
+	pause = LEADER_CONFLICT_PAUSE_MS + (long)(LEADER_CONFLICT_PAUSE_MS * jitter);
+	return pause < wait_ms ? pause : wait_ms;
 }
 
 long leader_wait_ms(const struct leader_state *st, const char *identity, int64_t now_ms,
@@ -383,13 +396,15 @@ static enum leader_outcome attempt(struct leader *le, long timeout_ms)
 	if (rc == FS_OK)
 		leader_observe(&le->st, &next, mono_ms());
 out:
-	if (rc == FS_OK && outcome != LEADER_HELD_ELSEWHERE)
+	if (rc == FS_OK && outcome != LEADER_HELD_ELSEWHERE) {
 		outcome = LEADER_WROTE;
-	else if (rc == FS_ECONFLICT)
+	} else if (rc == FS_ECONFLICT) {
+		outcome = LEADER_CONFLICTED;
 		log_debug("leader election: lease %s/%s changed meanwhile: %s", le->namespace,
 		          le->name, err.msg);
-	else if (rc != FS_OK)
+	} else if (rc != FS_OK) {
 		log_warn("leader election: lease %s/%s: %s", le->namespace, le->name, err.msg);
+	}
 	json_object_put(lease);
 	return outcome;
 }
@@ -437,6 +452,7 @@ static bool nap(struct leader *le, long ms)
 static void *elector_main(void *arg)
 {
 	struct leader *le = arg;
+	unsigned conflicts = 0;
 	long wait_ms;
 
 	do {
@@ -447,6 +463,9 @@ static void *elector_main(void *arg)
 		announce(le, leader_after_attempt(&le->st, outcome, started, &le->cfg));
 		wait_ms =
 		    leader_wait_ms(&le->st, le->identity, mono_ms(), &le->cfg, next_jitter(le));
+		/* A 409 is another writer's change: read again soon, not a period later. */
+		conflicts = outcome == LEADER_CONFLICTED ? conflicts + 1 : 0;
+		wait_ms = leader_conflict_wait_ms(wait_ms, conflicts, next_jitter(le));
 	} while (nap(le, wait_ms));
 	return NULL;
 }

@@ -142,8 +142,20 @@ enum leader_decision {
 enum leader_outcome {
 	LEADER_WROTE,          /* the Lease now names this identity */
 	LEADER_HELD_ELSEWHERE, /* another holder's lease is good */
-	LEADER_FAILED,         /* the API call failed, or conflicted with another writer */
+	LEADER_FAILED,         /* the API call failed */
+	LEADER_CONFLICTED,     /* the write met a 409: the Lease changed since it was read */
 };
+
+/*
+ * Quick retries after a 409, in a row, before the elector waits a retry
+ * period again: enough to outlast a writer that changes the Lease many
+ * times a second (each attempt then has perhaps one chance in four), few
+ * enough to stop a candidate's loop; a leader's attempts end at its renew
+ * deadline anyway.
+ */
+#define LEADER_CONFLICT_RETRIES 100
+/* The pause before a quick retry: this, up to twice this with jitter. */
+#define LEADER_CONFLICT_PAUSE_MS 50
 
 enum leader_transition { LEADER_UNCHANGED, LEADER_STARTED, LEADER_STOPPED };
 
@@ -180,12 +192,25 @@ void leader_record_released(struct leader_record *out, const struct leader_recor
  * whether leadership began or ended. WROTE starts it and counts as a
  * renewal at `started_ms` (the write landed no earlier: a slow answer never
  * pushes the deadline later than others see it); HELD_ELSEWHERE ends it at
- * once; FAILED ends it once the renew deadline has passed since the last
+ * once; FAILED and CONFLICTED end it once the renew deadline has passed since the last
  * renewal (an attempt still running at the deadline times out then, and the
  * next one, with no time left, ends it).
  */
 enum leader_transition leader_after_attempt(struct leader_state *st, enum leader_outcome outcome,
                                             int64_t started_ms, const struct leader_config *cfg);
+
+/*
+ * How long to sleep after an attempt that ended CONFLICTED, the
+ * `conflicts`-th in a row (from 1): another writer changed the Lease between
+ * the read and the write (a candidate, or anyone annotating or labelling
+ * it). Up to LEADER_CONFLICT_RETRIES in a row the elector reads again
+ * after a short pause (LEADER_CONFLICT_PAUSE_MS, stretched by `jitter` in
+ * [0, 1) up to twice that); past them, or when `wait_ms` (what
+ * leader_wait_ms says) is shorter, `wait_ms`. A leader that waited a whole
+ * retry period after every 409 would lose its Lease to a busy writer of
+ * the Lease's metadata within the renew deadline.
+ */
+long leader_conflict_wait_ms(long wait_ms, unsigned conflicts, double jitter);
 
 /*
  * How long the next attempt may take: for a leader, the time left before

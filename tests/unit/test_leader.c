@@ -252,6 +252,32 @@ static void leader_waits_a_period_cut_by_its_deadline(void **state)
 	assert_int_equal(leader_wait_ms(&st, ME, 12000, &cfg, 0.0), 0);
 }
 
+/* A 409 is someone else's write of the Lease: read again soon, a few times, then as usual. */
+static void conflicts_are_retried_soon_a_few_times(void **state)
+{
+	struct leader_config cfg = defaults();
+	struct leader_state st = {0};
+	long w;
+
+	(void)state;
+	leader_after_attempt(&st, LEADER_WROTE, 0, &cfg);
+	/* A conflicted renewal counts as a failed one for the deadline. */
+	assert_int_equal(leader_after_attempt(&st, LEADER_CONFLICTED, 2000, &cfg),
+	                 LEADER_UNCHANGED);
+	assert_int_equal(leader_after_attempt(&st, LEADER_CONFLICTED, 10000, &cfg), LEADER_STOPPED);
+	assert_int_equal(leader_conflict_wait_ms(2000, 0, 0.5), 2000);
+	for (unsigned n = 1; n <= LEADER_CONFLICT_RETRIES; n++) {
+		w = leader_conflict_wait_ms(2000, n, 0.0);
+		assert_int_equal(w, LEADER_CONFLICT_PAUSE_MS);
+		w = leader_conflict_wait_ms(2000, n, 0.999);
+		assert_true(w >= LEADER_CONFLICT_PAUSE_MS && w < 2 * LEADER_CONFLICT_PAUSE_MS);
+	}
+	assert_int_equal(leader_conflict_wait_ms(2000, LEADER_CONFLICT_RETRIES + 1, 0.0), 2000);
+	/* Never later than the deadline allows. */
+	assert_int_equal(leader_conflict_wait_ms(20, 1, 0.9), 20);
+	assert_int_equal(leader_conflict_wait_ms(0, 1, 0.0), 0);
+}
+
 static void candidate_jitters_down_and_wakes_at_expiry(void **state)
 {
 	struct leader_config cfg = defaults();
@@ -328,6 +354,7 @@ int main(void)
 	    cmocka_unit_test(another_holder_ends_leadership_at_once),
 	    cmocka_unit_test(attempts_fit_the_renew_deadline),
 	    cmocka_unit_test(leader_waits_a_period_cut_by_its_deadline),
+	    cmocka_unit_test(conflicts_are_retried_soon_a_few_times),
 	    cmocka_unit_test(candidate_jitters_down_and_wakes_at_expiry),
 	    cmocka_unit_test(takeover_after_a_death_is_bounded),
 	};
