@@ -14,6 +14,7 @@
 #include "base/backoff.h"
 #include "base/ratelimit.h"
 #include "base/version.h"
+#include "kube/cert.h"
 #include "kube/exec.h"
 #include "base/clock.h"
 #include "base/str.h"
@@ -40,6 +41,8 @@ struct creds {
 	struct curl_blob cert, key;
 	time_t expires_at; /* exec credentials: 0 never */
 	time_t made_at;
+	bool cert_dated; /* the client certificate's validity could be read */
+	int64_t cert_not_before, cert_not_after;
 	bool stale; /* the server refused it (401): renew before the next use */
 };
 
@@ -178,7 +181,40 @@ static struct creds *creds_new(const char *token, const char *cert, size_t cert_
 		creds_free(cr);
 		return NULL;
 	}
+	if (cert && cert_len > 0)
+		cr->cert_dated = kube_cert_validity(&cr->cert_not_before, &cr->cert_not_after, cert,
+		                                    cert_len) == FS_OK;
 	return cr;
+}
+
+/*
+ * After a 401: when the client certificate is outside its validity, says so
+ * at the end of the message (the server only says Unauthorized).
+ */
+static void cert_hint(struct fs_err *err, const struct kube_client *c, const struct creds *cr)
+{
+	time_t now = time(NULL), t;
+	const char *what;
+	char when[32];
+	struct tm tm;
+	size_t n;
+
+	if (!err || !cr || !cr->cert_dated)
+		return;
+	if ((int64_t)now > cr->cert_not_after) {
+		what = "expired at";
+		t = (time_t)cr->cert_not_after;
+	} else if ((int64_t)now < cr->cert_not_before) {
+		what = "is not valid before (is this machine's clock right?)";
+		t = (time_t)cr->cert_not_before;
+	} else {
+		return;
+	}
+	if (!gmtime_r(&t, &tm) || strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return;
+	n = strlen(err->msg);
+	snprintf(err->msg + n, sizeof(err->msg) - n, " (the client certificate of %s %s %s)",
+	         c->source, what, when);
 }
 
 void kube_client_free(struct kube_client *c)
@@ -789,6 +825,8 @@ enum fs_rc kube_do(struct kube_response *resp, struct kube_client *c,
 			creds_put(c, cr);
 			break;
 		}
+		if (resp->status == 401)
+			cert_hint(err, c, cr);
 		/* Refused credentials that can be renewed get one fresh try at once. */
 		if (resp->status == 401 && !renewed_auth && creds_refusable(c, cr)) {
 			creds_put(c, cr);
@@ -1065,8 +1103,10 @@ enum fs_rc kube_watch(struct kube_client *c, const char *path, const struct kube
 		rc = transport_error(err, c, code, errbuf, what);
 	} else if (w.http_status != 200) {
 		rc = kube_status_error(err, w.http_status, w.line.data, what);
-		if (w.http_status == 401)
+		if (w.http_status == 401) {
+			cert_hint(err, c, cr);
 			creds_refusable(c, cr);
+		}
 	} else {
 		if (w.line.len > 0)
 			watch_line(&w, w.line.data, w.line.len);
