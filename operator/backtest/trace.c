@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "backtest/backtest.h"
 #include "base/str.h"
@@ -26,47 +27,13 @@ void bt_trace_release(struct bt_trace *tr)
 	memset(tr, 0, sizeof(*tr));
 }
 
-/* The civil date of a day number (days from 1970-01-01). */
-static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
-{
-	int64_t era;
-	unsigned doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 void bt_format_time(char *out, size_t size, double t)
 {
-	int64_t s = (int64_t)floor(t), days = s >= 0 ? s / 86400 : (s - 86399) / 86400;
-	int64_t sec = s - days * 86400;
-	unsigned m, d;
-	int y;
+	time_t s = (time_t)floor(t);
+	struct tm tm;
 
-	civil_from_days(days, &y, &m, &d);
-	str_fmt(out, size, "%04d-%02u-%02u %02d:%02d:%02d", y, m, d, (int)(sec / 3600),
-	        (int)(sec / 60 % 60), (int)(sec % 60));
-}
-
-/* Days from 1970-01-01 to a civil date (proleptic Gregorian). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
+	if (!gmtime_r(&s, &tm) || !strftime(out, size, "%Y-%m-%d %H:%M:%S", &tm))
+		str_fmt(out, size, "%.0f", t);
 }
 
 static bool digits(const char *s, size_t n, int *out)
@@ -99,8 +66,16 @@ bool bt_parse_time(double *out, const char *s)
 		if (mo < 1 || mo > 12 || d < 1 || (unsigned)d > mdays[mo - 1] || h > 23 ||
 		    mi > 59 || sec > 60)
 			return false;
-		*out = (double)days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400.0 +
-		       h * 3600.0 + mi * 60.0 + sec;
+		{
+			struct tm tm = {.tm_year = y - 1900,
+			                .tm_mon = mo - 1,
+			                .tm_mday = d,
+			                .tm_hour = h,
+			                .tm_min = mi,
+			                .tm_sec = sec};
+
+			*out = (double)timegm(&tm);
+		}
 		return true;
 	}
 	errno = 0;

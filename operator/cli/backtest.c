@@ -70,20 +70,8 @@ struct opts {
 	struct bt_config cfg;
 };
 
-/* Prints "foresight backtest: <msg>" and returns the exit status for it. */
-static int fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int fail(int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("foresight backtest: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return status;
-}
+/* Prints "foresight backtest: ..." and returns the exit status for it. */
+#define fail(status, ...) cli_fail("backtest", (status), __VA_ARGS__)
 
 static bool parse_number(double *out, const char *s)
 {

@@ -19,4 +19,11 @@ int cli_backtest(int argc, char **argv);
 /* `foresight rules -f SCALER.yaml [-o rules|prometheusrule|json]`: a scaler's alert rules. */
 int cli_rules(int argc, char **argv);
 
+/*
+ * Prints "foresight CMD: <message>" on stderr and returns `status`, the exit
+ * status for it: `return cli_fail("backtest", 2, "--lead %s: ...", arg);`.
+ */
+int cli_fail(const char *cmd, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

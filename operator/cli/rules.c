@@ -36,19 +36,8 @@ static const char usage_text[] =
 
 enum output { OUT_RULES, OUT_OBJECT, OUT_JSON };
 
-static int fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int fail(int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("foresight rules: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return status;
-}
+/* Prints "foresight rules: ..." and returns the exit status for it. */
+#define fail(status, ...) cli_fail("rules", (status), __VA_ARGS__)
 
 /* "file:line" of the field an error message starts with ("spec.maxReplicas: ..."). */
 static void field_where(char *out, size_t size, struct ydoc *doc, const char *msg)
