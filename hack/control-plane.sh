@@ -103,19 +103,48 @@ free_port() {
 # A pid from the run dir that is alive and is really the process we started
 # (its command line names our run dir), so a recycled pid is never signalled.
 live_pid() {
-	local f="$run/pids/$1" pid
+	local f="$run/pids/$1" pid cmd
 	[ -f "$f" ] || return 1
 	pid=$(cat "$f")
-	[ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$run" || return 1
+	[ -n "$pid" ] || return 1
+	# No pipe into grep -q: under pipefail, tr's SIGPIPE would read as "gone".
+	cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+	[[ $cmd == *"$run"* ]] || return 1
 	echo "$pid"
 }
 
 start() {
-	local name=$1
+	local name=$1 pid
 	shift
 	setsid "$@" >"$run/logs/$name.log" 2>&1 </dev/null &
-	echo $! >"$run/pids/$name"
+	pid=$!
+	echo "$pid" >"$run/pids/$name"
+	# Until the child has exec'd, its command line is still this script's and
+	# live_pid would take it for gone (CI once saw an empty log and "exited").
+	for _ in $(seq 1 200); do
+		live_pid "$name" >/dev/null && return 0
+		grep -qs '^State:[[:space:]]*[ZX]' "/proc/$pid/status" && return 0
+		[ -e "/proc/$pid" ] || return 0
+		sleep 0.05
+	done
+}
+
+# How a process that start() began and live_pid() no longer finds ended:
+# its exit status when it was this shell's child, else what /proc shows.
+exit_status() {
+	local pid status
+	pid=$(cat "$run/pids/$1")
+	if [ -e "/proc/$pid" ] && ! grep -qs '^State:[[:space:]]*[ZX]' "/proc/$pid/status"; then
+		echo "is no longer recognisable (pid $pid runs $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-200))"
+		return
+	fi
+	wait "$pid" 2>/dev/null
+	status=$?
+	if [ "$status" -gt 128 ] && [ "$status" -ne 255 ]; then
+		echo "was killed by signal $((status - 128)) (pid $pid)"
+	else
+		echo "exited with status $status (pid $pid)"
+	fi
 }
 
 wait_for() {
@@ -124,7 +153,7 @@ wait_for() {
 	local deadline=$((SECONDS + seconds))
 	until "$@" >/dev/null 2>&1; do
 		if [ -n "$name" ] && ! live_pid "$name" >/dev/null; then
-			die "$name exited while waiting for $what; its log ($run/logs/$name.log) ends:
+			die "$name $(exit_status "$name") while waiting for $what; its log ($run/logs/$name.log) ends:
 $(tail -15 "$run/logs/$name.log")"
 		fi
 		[ $SECONDS -lt $deadline ] || die "$what not ready after ${seconds}s; see $run/logs/"
