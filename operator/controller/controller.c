@@ -19,6 +19,7 @@
 #include "controller/spec.h"
 #include "forecast/forecast.h"
 #include "kube/informer.h"
+#include "kube/time.h"
 #include "kube/workqueue.h"
 #include "prom/prom.h"
 #include "scaling/scaling.h"
@@ -87,6 +88,36 @@ struct scaler_view {
 	char limited_by[24];
 };
 
+/*
+ * Prometheus clients shared by the scalers and budgets that reach the same
+ * Prometheus the same way, so a Prometheus has one connection pool and one
+ * --prometheus-max-inflight, however many scalers read it. A share is keyed
+ * by every option's bytes (URL, credentials, CA, headers), compared whole,
+ * and wiped when its last user lets go.
+ */
+struct prom_pool {
+	pthread_mutex_t mu; /* guards list, refs, retired */
+	struct prom_share *list;
+	struct prom_client_stats retired; /* of the clients since freed, for /metrics */
+};
+
+struct prom_share {
+	struct prom_share *next;
+	struct prom_pool *pool;
+	char *key;
+	size_t key_len;
+	struct prom_client *client;
+	unsigned refs;
+};
+
+#define RECENT_SCALES    8   /* scale events a scaler's status keeps (recentScales) */
+#define STATUS_REFRESH_S 300 /* an unchanged decision's figures are written this often */
+
+struct recent_scale {
+	double at; /* unix seconds */
+	int from, to;
+};
+
 struct scaler {
 	char key[KEY_MAX];
 	char namespace[254];
@@ -94,13 +125,23 @@ struct scaler {
 	int64_t spec_generation; /* of the spec the models were fitted for */
 	struct scale_history hist;
 	struct metric_state m[CTRL_METRICS_MAX];
-	struct prom_client *prom;
-	struct prom_client_stats prom_seen; /* its last stats, for /metrics (under mu) */
+	struct prom_share *prom; /* its Prometheus client, shared with the same others */
 	int64_t prom_generation;
 	double prom_made_at; /* monotonic seconds */
 	struct condition cond[N_CONDITIONS];
-	char *last_status; /* JSON of the status last written, to write only changes */
+	char *last_status;  /* JSON of the status last written, to write only changes */
+	char status_rv[64]; /* the object's resourceVersion when it was written */
+	double status_written_at; /* monotonic seconds */
 	char last_scale_time[32];
+
+	/*
+	 * Its last scale events, oldest first, as status.recentScales: a
+	 * restarted operator or a new leader seeds the rate policies from them
+	 * (once, `seeded`), so no step is repeated inside a policy's period.
+	 */
+	struct recent_scale recent[RECENT_SCALES];
+	size_t n_recent;
+	bool seeded;
 	bool was_fallback;
 	char invalid_reported[512]; /* the InvalidSpec message an Event was sent for */
 	unsigned long scale_events, query_errors;
@@ -159,7 +200,7 @@ struct ctrl {
 	char *informer_ns[CTRL_NAMESPACES_MAX]; /* NULL: every namespace */
 	size_t n_informers;
 	struct strmap manifests;               /* namespace/name -> json_object (opts.manifests) */
-	struct prom_client_stats prom_retired; /* clients since replaced or gone (under mu) */
+	struct prom_pool proms;
 	struct wq *queue;
 	bool workers_running;
 
@@ -214,6 +255,138 @@ static void rfc3339(char *out, size_t size, double t)
 	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* --- shared Prometheus clients ---------------------------------------------- */
+
+/* Adds b's counters to a; `inflight` is a level, not a count, and is left out. */
+static void prom_stats_add(struct prom_client_stats *a, const struct prom_client_stats *b)
+{
+	a->queries += b->queries;
+	a->requests += b->requests;
+	a->errors += b->errors;
+	a->waits += b->waits;
+}
+
+static enum fs_rc key_field(struct buf *k, const void *data, size_t len, struct fs_err *err)
+{
+	enum fs_rc rc = buf_append(k, &len, sizeof(len), err);
+
+	return rc == FS_OK && len ? buf_append(k, data, len, err) : rc;
+}
+
+static enum fs_rc key_string(struct buf *k, const char *s, struct fs_err *err)
+{
+	return key_field(k, s ? s : "", s ? strlen(s) + 1 : 0, err);
+}
+
+/* Every option that makes a client what it is, each with its length first. */
+static enum fs_rc prom_key(struct buf *k, const struct prom_client_opts *po, struct fs_err *err)
+{
+	enum fs_rc rc = key_string(k, po->url, err);
+
+	if (rc == FS_OK)
+		rc = key_string(k, po->bearer_token, err);
+	if (rc == FS_OK)
+		rc = key_string(k, po->username, err);
+	if (rc == FS_OK)
+		rc = key_string(k, po->password, err);
+	if (rc == FS_OK)
+		rc = key_field(k, po->ca_pem, po->ca_pem ? po->ca_pem_len : 0, err);
+	if (rc == FS_OK)
+		rc = key_field(k, &po->insecure_skip_verify, sizeof(po->insecure_skip_verify), err);
+	for (size_t i = 0; rc == FS_OK && po->headers && po->headers[i]; i++)
+		rc = key_string(k, po->headers[i], err);
+	return rc;
+}
+
+/*
+ * The pool's client for `po` (made when none is shared yet), with a
+ * reference the caller gives back with prom_share_put.
+ */
+static enum fs_rc prom_share_get(struct prom_share **out, struct prom_pool *pool,
+                                 const struct prom_client_opts *po, struct fs_err *err)
+{
+	struct prom_share *sh = NULL;
+	struct buf key;
+	enum fs_rc rc;
+
+	*out = NULL;
+	buf_init(&key, 1u << 20);
+	rc = prom_key(&key, po, err);
+	if (rc != FS_OK)
+		goto out;
+	pthread_mutex_lock(&pool->mu);
+	for (sh = pool->list; sh; sh = sh->next) {
+		if (sh->key_len == key.len && memcmp(sh->key, key.data, key.len) == 0)
+			break;
+	}
+	if (sh) {
+		sh->refs++;
+	} else if (!(sh = calloc(1, sizeof(*sh))) || !(sh->key = malloc(key.len ? key.len : 1))) {
+		free(sh);
+		sh = NULL;
+		rc = fs_fail(err, FS_ENOMEM, "out of memory");
+	} else if ((rc = prom_client_new(&sh->client, po, err)) != FS_OK) {
+		free(sh->key);
+		free(sh);
+		sh = NULL;
+	} else {
+		memcpy(sh->key, key.data, key.len);
+		sh->key_len = key.len;
+		sh->pool = pool;
+		sh->refs = 1;
+		sh->next = pool->list;
+		pool->list = sh;
+	}
+	pthread_mutex_unlock(&pool->mu);
+	*out = sh;
+out:
+	if (key.data)
+		memset(key.data, 0, key.len);
+	buf_release(&key);
+	return rc;
+}
+
+/* Gives a reference back; the last one frees the client. NULL is a no-op. */
+static void prom_share_put(struct prom_share *sh)
+{
+	struct prom_pool *pool;
+	struct prom_share **p;
+	struct prom_client_stats last;
+
+	if (!sh)
+		return;
+	pool = sh->pool;
+	pthread_mutex_lock(&pool->mu);
+	if (--sh->refs > 0) {
+		pthread_mutex_unlock(&pool->mu);
+		return;
+	}
+	for (p = &pool->list; *p != sh; p = &(*p)->next)
+		;
+	*p = sh->next;
+	prom_client_stats(&last, sh->client);
+	prom_stats_add(&pool->retired, &last);
+	pthread_mutex_unlock(&pool->mu);
+	prom_client_free(sh->client);
+	memset(sh->key, 0, sh->key_len);
+	free(sh->key);
+	free(sh);
+}
+
+/* The counters of every client the pool has had. */
+static void prom_pool_stats(struct prom_client_stats *out, struct prom_pool *pool)
+{
+	pthread_mutex_lock(&pool->mu);
+	*out = pool->retired;
+	for (struct prom_share *sh = pool->list; sh; sh = sh->next) {
+		struct prom_client_stats now;
+
+		prom_client_stats(&now, sh->client);
+		prom_stats_add(out, &now);
+	}
+	pthread_mutex_unlock(&pool->mu);
+}
+
 /* --- scalers ---------------------------------------------------------------- */
 
 static void scaler_free(void *p)
@@ -225,7 +398,7 @@ static void scaler_free(void *p)
 	for (size_t i = 0; i < CTRL_METRICS_MAX; i++)
 		fc_free(s->m[i].fc);
 	scale_history_release(&s->hist);
-	prom_client_free(s->prom);
+	prom_share_put(s->prom);
 	free(s->last_status);
 	pthread_mutex_destroy(&s->view_mu);
 	free(s);
@@ -256,36 +429,6 @@ static struct scaler *scaler_get(struct ctrl *c, const char *key)
 	return s;
 }
 
-/* Adds b's counters to a; `inflight` is a level, not a count, and is left out. */
-static void prom_stats_add(struct prom_client_stats *a, const struct prom_client_stats *b)
-{
-	a->queries += b->queries;
-	a->requests += b->requests;
-	a->errors += b->errors;
-	a->waits += b->waits;
-}
-
-/*
- * Publishes the scaler's Prometheus counters for /metrics; `retire` folds
- * them into the operator's total for good (the client is about to go). Only
- * the thread evaluating the scaler calls it: that thread owns s->prom.
- */
-static void prom_stats_publish(struct ctrl *c, struct scaler *s, bool retire)
-{
-	struct prom_client_stats now;
-
-	if (!s->prom)
-		return;
-	prom_client_stats(&now, s->prom);
-	pthread_mutex_lock(&c->mu);
-	if (retire) {
-		prom_stats_add(&c->prom_retired, &now);
-		memset(&s->prom_seen, 0, sizeof(s->prom_seen));
-	} else {
-		s->prom_seen = now;
-	}
-	pthread_mutex_unlock(&c->mu);
-}
 
 static void scaler_forget(struct ctrl *c, const char *key)
 {
@@ -293,8 +436,6 @@ static void scaler_forget(struct ctrl *c, const char *key)
 
 	pthread_mutex_lock(&c->mu);
 	s = strmap_remove(&c->scalers, key);
-	if (s)
-		prom_stats_add(&c->prom_retired, &s->prom_seen);
 	pthread_mutex_unlock(&c->mu);
 	if (s && c->opts.dash)
 		dash_forget(c->opts.dash, key);
@@ -419,21 +560,175 @@ static json_object *num(double v)
 }
 
 /*
- * Writes `status` (consumed) with a merge patch on /status when it differs
- * from what was last written; in --dry-run only logs it.
+ * Whether `have` already holds `want` as a merge patch of `want` would
+ * leave it: every member of an object (others may have more), arrays
+ * element by element, numbers by value (the apiserver gives 3.0 back as 3).
  */
-static enum fs_rc write_status(struct ctrl *c, struct scaler *s, json_object *status,
-                               struct fs_err *err)
+static bool json_holds(json_object *have, json_object *want)
 {
-	json_object *patch = json_object_new_object();
-	const char *text;
+	enum json_type t = json_object_get_type(want);
+
+	switch (t) {
+	case json_type_object: {
+		json_object *v;
+
+		if (!json_object_is_type(have, json_type_object))
+			return false;
+		json_object_object_foreach(want, k, w)
+		{
+			if (!json_object_object_get_ex(have, k, &v) || !json_holds(v, w))
+				return false;
+		}
+		return true;
+	}
+	case json_type_array: {
+		size_t n = json_object_array_length(want);
+
+		if (!json_object_is_type(have, json_type_array) ||
+		    json_object_array_length(have) != n)
+			return false;
+		for (size_t i = 0; i < n; i++) {
+			if (!json_holds(json_object_array_get_idx(have, i),
+			                json_object_array_get_idx(want, i)))
+				return false;
+		}
+		return true;
+	}
+	case json_type_int:
+	case json_type_double:
+		return (json_object_is_type(have, json_type_int) ||
+		        json_object_is_type(have, json_type_double)) &&
+		       json_object_get_double(have) == json_object_get_double(want);
+	case json_type_string:
+		return json_object_is_type(have, json_type_string) &&
+		       strcmp(json_object_get_string(have), json_object_get_string(want)) == 0;
+	case json_type_boolean:
+		return json_object_is_type(have, json_type_boolean) &&
+		       json_object_get_boolean(have) == json_object_get_boolean(want);
+	default:
+		return json_object_is_type(have, t);
+	}
+}
+
+/* `text` with every run of digits as one '#': "needs 6 replicas" -> "needs # replicas". */
+static json_object *without_numbers(const char *text)
+{
+	size_t n = strlen(text), o = 0;
+	char *shape = malloc(n + 1);
+	json_object *j;
+
+	if (!shape)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (text[i] >= '0' && text[i] <= '9') {
+			if (o == 0 || shape[o - 1] != '#')
+				shape[o++] = '#';
+		} else {
+			shape[o++] = text[i];
+		}
+	}
+	shape[o] = '\0';
+	j = json_object_new_string(shape);
+	free(shape);
+	return j;
+}
+
+/*
+ * A copy of `status` (the caller's) without the figures that move with every
+ * sample: the metrics' values and forecasts, and the numbers of the
+ * decision's reason and of the condition messages that repeat it (their
+ * words stay: "no data, so it holds" is another decision than "needs").
+ * What is left changes only when the decision does. NULL when out of memory.
+ */
+static json_object *decision_part(json_object *status)
+{
+	json_object *d = NULL, *dec, *reason, *list, *v;
+
+	if (json_object_deep_copy(status, &d, NULL) != 0)
+		return NULL;
+	if (json_object_object_get_ex(d, "decision", &dec) &&
+	    json_object_object_get_ex(dec, "reason", &reason)) {
+		if (json_object_object_get_ex(d, "conditions", &list)) {
+			for (size_t i = 0, n = json_object_array_length(list); i < n; i++) {
+				json_object *c = json_object_array_get_idx(list, i);
+
+				if (json_object_object_get_ex(c, "message", &v) &&
+				    strcmp(json_object_get_string(v),
+				           json_object_get_string(reason)) == 0)
+					json_object_object_add(c, "message",
+					                       without_numbers(json_object_get_string(v)));
+			}
+		}
+		json_object_object_add(dec, "reason",
+		                        without_numbers(json_object_get_string(reason)));
+	}
+	if (json_object_object_get_ex(d, "metrics", &list)) {
+		static const char *const moving[] = {"value", "forecast", "upper", "mape"};
+
+		for (size_t i = 0, n = json_object_array_length(list); i < n; i++) {
+			for (size_t k = 0; k < sizeof(moving) / sizeof(moving[0]); k++)
+				json_object_object_del(json_object_array_get_idx(list, i), moving[k]);
+		}
+	}
+	return d;
+}
+
+/*
+ * Whether the object's status `have` is what this process last wrote
+ * (`last_text`) and `status` differs from it only in its moving figures.
+ */
+static bool only_figures_moved(json_object *have, const char *last_text, json_object *status)
+{
+	json_object *last = json_tokener_parse(last_text), *was = NULL, *now = NULL;
+	bool same = false;
+
+	if (last && json_object_object_get_ex(last, "status", &was) && json_holds(have, was)) {
+		was = decision_part(was);
+		now = decision_part(status);
+		same = was && now && json_holds(was, now) && json_holds(now, was);
+		json_object_put(was);
+		json_object_put(now);
+	}
+	json_object_put(last);
+	return same;
+}
+
+static const char *resource_version(json_object *obj)
+{
+	json_object *meta, *rv;
+
+	return json_object_object_get_ex(obj, "metadata", &meta) &&
+	               json_object_object_get_ex(meta, "resourceVersion", &rv)
+	           ? json_object_get_string(rv)
+	           : "";
+}
+
+/*
+ * Writes `status` (consumed) with a merge patch on /status, except when
+ * `obj` (the scaler as cached) holds it already; when it is what was last
+ * written and the cache has not caught up with that write yet; or when the
+ * object is as this process left it and only the moving figures changed,
+ * which are written with the next changed decision or after
+ * STATUS_REFRESH_S. So an unchanged decision costs no request, and another
+ * writer's edit is undone at the next evaluation. In --dry-run only logs it.
+ */
+static enum fs_rc write_status(struct ctrl *c, struct scaler *s, json_object *obj,
+                               json_object *status, struct fs_err *err)
+{
+	json_object *patch = json_object_new_object(), *have = NULL;
+	const char *text, *rv = resource_version(obj);
 	char path[PATH_LEN];
 	enum fs_rc rc = FS_OK;
 
 	json_object_object_add(patch, "status", status);
 	text = json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN |
 	                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (s->last_status && strcmp(s->last_status, text) == 0)
+	if (json_object_object_get_ex(obj, "status", &have) && json_holds(have, status))
+		goto out;
+	if (s->last_status && strcmp(s->last_status, text) == 0 && strcmp(s->status_rv, rv) == 0)
+		goto out;
+	if (s->last_status && have && clock_mono_s() - s->status_written_at < STATUS_REFRESH_S &&
+	    only_figures_moved(have, s->last_status, status))
 		goto out;
 	if (c->opts.dry_run) {
 		log_debug("dry-run: %s status would be %s", s->key, text);
@@ -448,6 +743,8 @@ static enum fs_rc write_status(struct ctrl *c, struct scaler *s, json_object *st
 	if (rc == FS_OK) {
 		free(s->last_status);
 		s->last_status = strdup(text);
+		str_fmt(s->status_rv, sizeof(s->status_rv), "%s", rv);
+		s->status_written_at = clock_mono_s();
 	}
 out:
 	json_object_put(patch);
@@ -708,6 +1005,7 @@ static enum fs_rc scaler_prom(struct ctrl *c, struct scaler *s, const struct ctr
 	size_t token_len = 0, user_len = 0, password_len = 0, ca_len = 0;
 	const char *headers[CTRL_HEADERS_MAX + 1];
 	char header_lines[CTRL_HEADERS_MAX][512];
+	struct prom_share *fresh;
 	enum fs_rc rc = FS_OK;
 
 	/* Secrets rotate: their values are read again every few minutes. */
@@ -749,11 +1047,11 @@ static enum fs_rc scaler_prom(struct ctrl *c, struct scaler *s, const struct ctr
 	}
 	headers[sp->n_prom_headers] = NULL;
 	po.headers = headers;
-	prom_stats_publish(c, s, true);
-	prom_client_free(s->prom);
-	s->prom = NULL;
-	rc = prom_client_new(&s->prom, &po, err);
+	rc = prom_share_get(&fresh, &c->proms, &po, err);
 	if (rc == FS_OK) {
+		/* After the get: a client shared with the same options stays. */
+		prom_share_put(s->prom);
+		s->prom = fresh;
 		s->prom_generation = sp->generation;
 		s->prom_made_at = clock_mono_s();
 	}
@@ -804,7 +1102,7 @@ static enum fs_rc refit(struct ctrl *c, struct scaler *s, size_t i, const struct
 
 	memset(&series, 0, sizeof(series));
 	refit_slot_take(c);
-	rc = prom_query_range(&series, s->prom, sp->metrics[i].query, end - sp->history, end,
+	rc = prom_query_range(&series, s->prom->client, sp->metrics[i].query, end - sp->history, end,
 	                      sp->step, err);
 	if (rc == FS_OK) {
 		fc_spec_init(&fs);
@@ -841,7 +1139,7 @@ static enum fs_rc feed(struct scaler *s, size_t i, const struct ctrl_spec *sp, d
 	if (end < m->fed_until + sp->step)
 		return FS_OK;
 	memset(&series, 0, sizeof(series));
-	rc = prom_query_range(&series, s->prom, sp->metrics[i].query, m->fed_until + sp->step, end,
+	rc = prom_query_range(&series, s->prom->client, sp->metrics[i].query, m->fed_until + sp->step, end,
 	                      sp->step, err);
 	if (rc != FS_OK)
 		return rc;
@@ -1425,7 +1723,7 @@ static enum fs_rc evaluate_metrics(struct ctrl *c, struct scaler *s, const struc
 		mt->target_per_replica = sp->metrics[i].target_per_replica;
 		mt->on_empty = sp->metrics[i].on_empty;
 		m->has_value = false;
-		if (prom_query(&sample, s->prom, sp->metrics[i].query, now, &err) != FS_OK) {
+		if (prom_query(&sample, s->prom->client, sp->metrics[i].query, now, &err) != FS_OK) {
 			if (err.rc == FS_EINVAL)
 				return fs_fail(invalid, FS_EINVAL, "spec.metrics[%zu].query: %s", i,
 				               err.msg);
@@ -1447,7 +1745,10 @@ static enum fs_rc evaluate_metrics(struct ctrl *c, struct scaler *s, const struc
 				mt->sample = SCALE_SAMPLE_EMPTY;
 				break;
 			case PROM_NAN:
-				str_fmt(errors[i], sizeof(errors[i]), "the query returned NaN");
+				str_fmt(errors[i], sizeof(errors[i]), "the query returned %s",
+				        isnan(sample.value) ? "NaN"
+				        : sample.value > 0  ? "+Inf"
+				                            : "-Inf");
 				mt->sample = SCALE_SAMPLE_ERROR;
 				mt->error = errors[i];
 				break;
@@ -1549,6 +1850,21 @@ static json_object *status_json(const struct scaler *s, const struct evaluation 
 	if (s->last_scale_time[0])
 		json_object_object_add(st, "lastScaleTime",
 		                       json_object_new_string(s->last_scale_time));
+	if (s->n_recent) {
+		json_object *list = json_object_new_array();
+
+		for (size_t i = 0; i < s->n_recent; i++) {
+			json_object *o = json_object_new_object();
+			char when[KUBE_TIME_LEN];
+
+			kube_time_format(when, (int64_t)(s->recent[i].at * 1e6));
+			json_object_object_add(o, "time", json_object_new_string(when));
+			json_object_object_add(o, "from", json_object_new_int(s->recent[i].from));
+			json_object_object_add(o, "to", json_object_new_int(s->recent[i].to));
+			json_object_array_add(list, o);
+		}
+		json_object_object_add(st, "recentScales", list);
+	}
 	if (ev->spec_ok)
 		json_object_object_add(st, "leadTime", lead_time_json(s, &ev->spec));
 	json_object_object_add(st, "conditions", conditions_json(s, ev->spec.generation));
@@ -1636,6 +1952,63 @@ static void publish_dash(struct ctrl *c, const struct scaler *s, const struct ev
 		log_debug("%s: %s", s->key, err.msg);
 }
 
+static void remember_scale(struct scaler *s, double at, int from, int to)
+{
+	if (s->n_recent == RECENT_SCALES) {
+		memmove(s->recent, s->recent + 1, (RECENT_SCALES - 1) * sizeof(s->recent[0]));
+		s->n_recent--;
+	}
+	s->recent[s->n_recent++] = (struct recent_scale){.at = at, .from = from, .to = to};
+}
+
+static bool replica_count(int *out, json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0 || json_object_get_int64(v) > INT32_MAX)
+		return false;
+	*out = (int)json_object_get_int64(v);
+	return true;
+}
+
+/*
+ * Once per scaler: what an earlier operator process (a crash, a new
+ * leader) wrote in its status, the scale events for the rate policies and
+ * lastScaleTime. Events that do not parse or lie in the future are left out.
+ */
+static void seed_from_status(struct scaler *s, json_object *obj, double now)
+{
+	json_object *st, *list, *v;
+
+	s->seeded = true;
+	if (!json_object_object_get_ex(obj, "status", &st))
+		return;
+	if (json_object_object_get_ex(st, "lastScaleTime", &v) &&
+	    json_object_is_type(v, json_type_string))
+		str_fmt(s->last_scale_time, sizeof(s->last_scale_time), "%s",
+		        json_object_get_string(v));
+	if (!json_object_object_get_ex(st, "recentScales", &list) ||
+	    !json_object_is_type(list, json_type_array))
+		return;
+	for (size_t i = 0, n = json_object_array_length(list); i < n; i++) {
+		json_object *e = json_object_array_get_idx(list, i);
+		int64_t us;
+		int from, to;
+
+		if (!json_object_object_get_ex(e, "time", &v) ||
+		    kube_time_parse(&us, json_object_get_string(v), NULL) != FS_OK ||
+		    (double)us / 1e6 > now || !replica_count(&from, e, "from") ||
+		    !replica_count(&to, e, "to"))
+			continue;
+		scale_history_record_scale(&s->hist, (double)us / 1e6, from, to, NULL);
+		remember_scale(s, (double)us / 1e6, from, to);
+	}
+	if (s->n_recent)
+		log_info("%s: %zu scale event%s taken from its status for the rate policies",
+		         s->key, s->n_recent, s->n_recent == 1 ? "" : "s");
+}
+
 /* Sets the scale; records it for the rate policies and tells the world. */
 static enum fs_rc apply_scale(struct ctrl *c, struct scaler *s, struct evaluation *ev,
                               const char *path, const char *uid, double now, struct fs_err *err)
@@ -1652,6 +2025,7 @@ static enum fs_rc apply_scale(struct ctrl *c, struct scaler *s, struct evaluatio
 	if (rc != FS_OK)
 		return rc;
 	scale_history_record_scale(&s->hist, now, ev->current, ev->d.desired, NULL);
+	remember_scale(s, now, ev->current, ev->d.desired);
 	rollout_scaled(c, s, now, ev->current, ev->d.desired);
 	rfc3339(s->last_scale_time, sizeof(s->last_scale_time), now);
 	str_fmt(msg, sizeof(msg), "Scaled %s/%s from %d to %d: %s", ev->spec.target_kind,
@@ -1721,7 +2095,7 @@ struct budget_state {
 	double requested_units, allocated_units, used_units;
 	size_t n_members;
 
-	struct prom_client *prom; /* the budget's own evaluation only */
+	struct prom_share *prom; /* the budget's own evaluation only */
 	char prom_url[512];
 
 	pthread_mutex_t write_mu;
@@ -1740,7 +2114,7 @@ static void budget_unref(struct ctrl *c, struct budget_state *b)
 	pthread_mutex_unlock(&c->mu);
 	if (!last)
 		return;
-	prom_client_free(b->prom);
+	prom_share_put(b->prom);
 	free(b->last_status);
 	pthread_mutex_destroy(&b->write_mu);
 	free(b);
@@ -1752,7 +2126,7 @@ static void budget_drop(void *p)
 	struct budget_state *b = p;
 
 	if (b && --b->refs == 0) {
-		prom_client_free(b->prom);
+		prom_share_put(b->prom);
 		free(b->last_status);
 		pthread_mutex_destroy(&b->write_mu);
 		free(b);
@@ -2141,20 +2515,21 @@ static enum budget_saturation read_saturation(struct ctrl *c, struct budget_stat
 	}
 	if (!b->prom || strcmp(b->prom_url, url) != 0) {
 		struct prom_client_opts po;
+		struct prom_share *fresh;
 
-		prom_client_free(b->prom);
-		b->prom = NULL;
 		prom_client_opts_init(&po);
 		po.url = url;
 		po.max_inflight = c->opts.prometheus_max_inflight;
 		po.stop = c->opts.stop;
-		if (prom_client_new(&b->prom, &po, &err) != FS_OK) {
+		if (prom_share_get(&fresh, &c->proms, &po, &err) != FS_OK) {
 			str_fmt(msg, size, "the saturationQuery's Prometheus: %s", err.msg);
 			return BUDGET_SATURATION_UNKNOWN;
 		}
+		prom_share_put(b->prom);
+		b->prom = fresh;
 		str_fmt(b->prom_url, sizeof(b->prom_url), "%s", url);
 	}
-	if (prom_query(&sample, b->prom, bs->saturation_query, 0, &err) != FS_OK) {
+	if (prom_query(&sample, b->prom->client, bs->saturation_query, 0, &err) != FS_OK) {
 		str_fmt(msg, size, "the saturationQuery failed: %s", err.msg);
 		return BUDGET_SATURATION_UNKNOWN;
 	}
@@ -2607,6 +2982,8 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		fs_fail(err, FS_ENOMEM, "out of memory");
 		return -1;
 	}
+	if (!s->seeded)
+		seed_from_status(s, obj, now);
 	/* Between full evaluations of an unchanged spec, only the scale-up's readiness. */
 	if (s->rollout.active && clock_mono_s() < s->full_due &&
 	    generation_of(obj) == s->spec_generation) {
@@ -2629,7 +3006,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 			     err->msg);
 			str_fmt(s->invalid_reported, sizeof(s->invalid_reported), "%s", err->msg);
 		}
-		rc = write_status(c, s, status_json(s, ev), err);
+		rc = write_status(c, s, obj, status_json(s, ev), err);
 		publish_view(s, ev);
 		publish_dash(c, s, ev);
 		json_object_put(obj);
@@ -2676,11 +3053,12 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		              err->msg, now);
 		set_condition(s, C_ABLE, false, "FailedGetScale", err->msg, now);
 		if (strcmp(s->invalid_reported, err->msg) != 0) {
+			log_warn("%s: reading the target's scale: %s", s->key, err->msg);
 			emit(c, s, uid_of(obj), EVENTS_WARNING, "FailedGetScale", "GetScale",
 			     err->msg);
 			str_fmt(s->invalid_reported, sizeof(s->invalid_reported), "%s", err->msg);
 		}
-		write_status(c, s, status_json(s, ev), NULL);
+		write_status(c, s, obj, status_json(s, ev), NULL);
 		publish_view(s, ev);
 		publish_dash(c, s, ev);
 		json_object_put(obj);
@@ -2713,7 +3091,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		str_fmt(ev->error, sizeof(ev->error), "%s", err->msg);
 		set_condition(s, C_READY, false,
 		              rc == FS_EINVAL ? "InvalidSpec" : "PrometheusError", err->msg, now);
-		write_status(c, s, status_json(s, ev), NULL);
+		write_status(c, s, obj, status_json(s, ev), NULL);
 		publish_view(s, ev);
 		publish_dash(c, s, ev);
 		json_object_put(obj);
@@ -2728,7 +3106,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 			     err->msg);
 			str_fmt(s->invalid_reported, sizeof(s->invalid_reported), "%s", err->msg);
 		}
-		write_status(c, s, status_json(s, ev), NULL);
+		write_status(c, s, obj, status_json(s, ev), NULL);
 		publish_view(s, ev);
 		publish_dash(c, s, ev);
 		json_object_put(obj);
@@ -2740,7 +3118,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	if (rc != FS_OK) {
 		str_fmt(ev->error, sizeof(ev->error), "%s", err->msg);
 		set_condition(s, C_READY, false, "InvalidSpec", err->msg, now);
-		write_status(c, s, status_json(s, ev), NULL);
+		write_status(c, s, obj, status_json(s, ev), NULL);
 		publish_view(s, ev);
 		publish_dash(c, s, ev);
 		json_object_put(obj);
@@ -2777,6 +3155,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 			str_fmt(msg, sizeof(msg), "scaling %s from %d to %d failed: %s",
 			        ev->spec.target_name, ev->current, ev->d.desired, err->msg);
 			set_condition(s, C_ABLE, false, "FailedUpdateScale", msg, now);
+			log_warn("%s: %s", s->key, msg);
 			emit(c, s, uid_of(obj), EVENTS_WARNING, "FailedRescale", "Scale", msg);
 			next_ms = next_ms < 5000 ? next_ms : 5000;
 		} else {
@@ -2845,7 +3224,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		     "the metrics answer again; normal scaling resumes");
 	s->was_fallback = ev->d.fallback_active;
 
-	if (write_status(c, s, status_json(s, ev), err) != FS_OK)
+	if (write_status(c, s, obj, status_json(s, ev), err) != FS_OK)
 		log_warn("%s: writing status: %s", s->key, err->msg);
 	publish_view(s, ev);
 	publish_dash(c, s, ev);
@@ -2888,16 +3267,6 @@ static enum fs_rc reconcile(void *ctx, const char *key)
 	t0 = clock_mono_s();
 	next = evaluate(c, key, ev, &err);
 	record_duration(c, clock_mono_s() - t0, next < 0);
-	{
-		struct scaler *s;
-
-		pthread_mutex_lock(&c->mu);
-		s = strmap_get(&c->scalers, key);
-		pthread_mutex_unlock(&c->mu);
-		/* Still this worker's: the queue hands a key to one worker at a time. */
-		if (s)
-			prom_stats_publish(c, s, false);
-	}
 	ctrl_spec_release(&ev->spec);
 	free(ev);
 	if (next < 0) {
@@ -2959,6 +3328,7 @@ enum fs_rc ctrl_new(struct ctrl **out, const struct ctrl_opts *opts, struct fs_e
 	if (!c->opts.max_concurrent_refits)
 		c->opts.max_concurrent_refits = 2;
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->proms.mu, NULL);
 	pthread_mutex_init(&c->refit_mu, NULL);
 	pthread_cond_init(&c->refit_cv, NULL);
 	pthread_mutex_init(&c->stats_mu, NULL);
@@ -3024,11 +3394,11 @@ enum fs_rc ctrl_start(struct ctrl *c, struct fs_err *err)
 	return FS_OK;
 }
 
-bool ctrl_synced(struct ctrl *c)
+bool ctrl_ready(struct ctrl *c, char *why, size_t why_size)
 {
 	for (size_t i = 0; i < c->n_informers; i++) {
-		if (!kube_informer_synced(c->informers[i]) ||
-		    !kube_informer_synced(c->budget_informers[i]))
+		if (!kube_informer_healthy(c->informers[i], why, why_size) ||
+		    !kube_informer_healthy(c->budget_informers[i], why, why_size))
 			return false;
 	}
 	return true;
@@ -3194,6 +3564,8 @@ void ctrl_free(struct ctrl *c)
 	strmap_release(&c->budgets, budget_drop);
 	strmap_release(&c->manifests, manifest_put);
 	strmap_release(&c->membership, free);
+	/* Every scaler and budget gave its client back above. */
+	pthread_mutex_destroy(&c->proms.mu);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->refit_mu);
 	pthread_cond_destroy(&c->refit_cv);
@@ -3419,14 +3791,6 @@ static void render_budget(void *ctx, const char *key, void *value)
 	       v);
 }
 
-static void sum_prom_seen(void *ctx, const char *key, void *value)
-{
-	const struct scaler *s = value;
-
-	(void)key;
-	prom_stats_add(ctx, &s->prom_seen);
-}
-
 enum fs_rc ctrl_render_metrics(struct ctrl *c, struct buf *out, struct fs_err *err)
 {
 	struct render r = {out, FS_OK, err, 0};
@@ -3491,14 +3855,11 @@ enum fs_rc ctrl_render_metrics(struct ctrl *c, struct buf *out, struct fs_err *e
 	{
 		struct prom_client_stats ps;
 
-		pthread_mutex_lock(&c->mu);
-		ps = c->prom_retired;
-		strmap_foreach(&c->scalers, sum_prom_seen, &ps);
-		pthread_mutex_unlock(&c->mu);
+		prom_pool_stats(&ps, &c->proms);
 		APPEND(
 		    &r,
 		    "# HELP foresight_prometheus_queries_total Prometheus queries the scalers "
-		    "made.\n"
+		    "and budgets made.\n"
 		    "# TYPE foresight_prometheus_queries_total counter\n"
 		    "foresight_prometheus_queries_total %lu\n"
 		    "# HELP foresight_prometheus_requests_total HTTP requests those queries took.\n"

@@ -104,8 +104,12 @@ enum fs_rc ctrl_new(struct ctrl **out, const struct ctrl_opts *opts, struct fs_e
 /* Starts the informers (the cache fills; nothing is evaluated yet). */
 enum fs_rc ctrl_start(struct ctrl *c, struct fs_err *err);
 
-/* True once every informer has listed (for /readyz). */
-bool ctrl_synced(struct ctrl *c);
+/*
+ * For /readyz: true when every informer has listed and its last LIST or
+ * WATCH did not fail (so an apiserver outage reads as not ready until a
+ * LIST succeeds again). When false, says why in `why`.
+ */
+bool ctrl_ready(struct ctrl *c, char *why, size_t why_size);
 
 /* Waits up to `timeout_ms` for the informers to list. */
 bool ctrl_wait_synced(struct ctrl *c, long timeout_ms);

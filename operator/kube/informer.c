@@ -33,10 +33,11 @@ struct kube_informer {
 	size_t max_objects, max_event_bytes;
 	struct kube_informer_handlers handlers;
 
-	pthread_mutex_t mu; /* guards cache, synced, stats */
+	pthread_mutex_t mu; /* guards cache, synced, failing, stats */
 	pthread_cond_t changed;
 	struct strmap cache;
 	bool synced;
+	char failing[256]; /* why the last LIST or WATCH failed; "" since one succeeded */
 	struct kube_informer_stats stats;
 
 	pthread_mutex_t handler_mu; /* one handler call at a time */
@@ -341,6 +342,7 @@ static enum fs_rc relist(struct kube_informer *inf, struct fs_err *err)
 	inf->stats.lists++;
 	inf->stats.dropped += fill.dropped;
 	inf->synced = true;
+	inf->failing[0] = '\0';
 	pthread_cond_broadcast(&inf->changed);
 	pthread_mutex_unlock(&inf->mu);
 	free(inf->rv);
@@ -423,6 +425,7 @@ static void failed(struct kube_informer *inf, const char *what, const struct fs_
 
 	pthread_mutex_lock(&inf->mu);
 	inf->stats.failures++;
+	snprintf(inf->failing, sizeof(inf->failing), "%s failed: %.200s", what, err->msg);
 	pthread_mutex_unlock(&inf->mu);
 	log_warn("informer %s: %s failed (retrying in %ld ms): %s", inf->name, what, delay,
 	         err->msg);
@@ -482,7 +485,13 @@ static void *watch_loop(void *arg)
 			need_list = true;
 			break;
 		default:
+			/*
+			 * LIST again once it answers, as client-go's reflector: that is
+			 * what proves the apiserver back (an idle watch says nothing),
+			 * and the diff loses nothing.
+			 */
 			failed(inf, "WATCH", &err);
+			need_list = true;
 		}
 	}
 	return NULL;
@@ -590,6 +599,19 @@ bool kube_informer_synced(struct kube_informer *inf)
 	synced = inf->synced;
 	pthread_mutex_unlock(&inf->mu);
 	return synced;
+}
+
+bool kube_informer_healthy(struct kube_informer *inf, char *why, size_t why_size)
+{
+	bool healthy;
+
+	pthread_mutex_lock(&inf->mu);
+	healthy = inf->synced && !inf->failing[0];
+	if (!healthy && why_size)
+		snprintf(why, why_size, "informer %s: %s", inf->name,
+		         inf->failing[0] ? inf->failing : "the first LIST has not completed");
+	pthread_mutex_unlock(&inf->mu);
+	return healthy;
 }
 
 bool kube_informer_wait_synced(struct kube_informer *inf, long timeout_ms)

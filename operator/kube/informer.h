@@ -83,6 +83,13 @@ bool kube_informer_wait_synced(struct kube_informer *inf, long timeout_ms);
 /* True once the first LIST has filled the cache. */
 bool kube_informer_synced(struct kube_informer *inf);
 
+/*
+ * True when the cache is synced and its last LIST or WATCH did not fail:
+ * false from a failure until a LIST succeeds again. When false, says why
+ * in `why` ("informer NAME: WATCH failed: ...").
+ */
+bool kube_informer_healthy(struct kube_informer *inf, char *why, size_t why_size);
+
 /* Stops the threads and waits for them (in-flight handlers finish). */
 void kube_informer_stop(struct kube_informer *inf);
 
