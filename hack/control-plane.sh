@@ -12,6 +12,8 @@
 #                                  SIGKILL or (re)start the apiserver (default
 #                                  kube-apiserver), or a second one named NAME
 #                                  on the same etcd (prints its export line)
+#   hack/control-plane.sh etcd kill|start
+#                                  SIGKILL or restart etcd (same ports and data)
 #
 # Environment: FORESIGHT_CACHE (binaries; default ~/.cache/foresight),
 # FORESIGHT_CP_DIR (run dir; default /tmp/foresight-cp), FORESIGHT_KUBELET=0
@@ -248,6 +250,43 @@ start_apiserver() {
 		"${extra[@]}"
 }
 
+# Starts etcd on the plane's ports and data dir, and waits for it.
+start_etcd() {
+	local port peer
+	port=$(cat "$run/etcd.port")
+	peer=$(cat "$run/etcd-peer.port")
+	start etcd etcd --name foresight --data-dir "$run/etcd" \
+		--listen-client-urls "http://127.0.0.1:$port" \
+		--advertise-client-urls "http://127.0.0.1:$port" \
+		--listen-peer-urls "http://127.0.0.1:$peer" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+		--initial-cluster "foresight=http://127.0.0.1:$peer" \
+		--unsafe-no-fsync --quota-backend-bytes 2147483648
+	wait_for "etcd" 30 etcd curl -sf "http://127.0.0.1:$port/health"
+}
+
+cmd_etcd() {
+	local pid
+	[ -d "$run/pids" ] || die "not running ($run); start it with: hack/control-plane.sh up"
+	case "${1:-}" in
+	kill)
+		pid=$(live_pid etcd) || die "etcd is not running"
+		kill -KILL "$pid"
+		while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+		say "killed etcd (pid $pid)"
+		;;
+	start)
+		if live_pid etcd >/dev/null; then
+			say "etcd is already running"
+		else
+			start_etcd
+			say "etcd ready on http://127.0.0.1:$(cat "$run/etcd.port")"
+		fi
+		;;
+	*) die "usage: hack/control-plane.sh etcd kill|start" ;;
+	esac
+}
+
 wait_apiserver() {
 	local name=$1 port=$2 pki="$run/pki"
 	wait_for "$name /readyz" 60 "$name" \
@@ -329,16 +368,9 @@ start_plane() {
 	etcd_peer=$(free_port)
 	api_port=$(free_port)
 
-	start etcd etcd --name foresight --data-dir "$run/etcd" \
-		--listen-client-urls "http://127.0.0.1:$etcd_port" \
-		--advertise-client-urls "http://127.0.0.1:$etcd_port" \
-		--listen-peer-urls "http://127.0.0.1:$etcd_peer" \
-		--initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
-		--initial-cluster "foresight=http://127.0.0.1:$etcd_peer" \
-		--unsafe-no-fsync --quota-backend-bytes 2147483648
-	wait_for "etcd" 30 etcd curl -sf "http://127.0.0.1:$etcd_port/health"
-
 	echo "$etcd_port" >"$run/etcd.port"
+	echo "$etcd_peer" >"$run/etcd-peer.port"
+	start_etcd
 	start_apiserver kube-apiserver "$api_port"
 	write_kubeconfig "https://127.0.0.1:$api_port" "$run/admin.kubeconfig"
 	wait_apiserver kube-apiserver "$api_port"
@@ -438,8 +470,12 @@ apiserver)
 	shift
 	cmd_apiserver "$@"
 	;;
+etcd)
+	shift
+	cmd_etcd "$@"
+	;;
 *)
-	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
 	[ "${1:-}" = help ] || [ "${1:-}" = -h ] || [ "${1:-}" = --help ] || exit 2
 	;;
 esac

@@ -14,6 +14,8 @@
 //   DASH_EVENT       "scaled" (default): the marker of a scale made; "would": of the
 //                    scale a dry run would make (nothing is scaled)
 //   DASH_OUT         where the screenshots go
+//   DASH_HOSTILE     a scaler whose condition quotes markup (an <img onerror> in a
+//                    Prometheus error): it must be shown as text, never run (optional)
 //   DASH_RESTART     "1": after the first part, print "phase 1 ok" and wait for the
 //                    operator to go away and come back (the test restarts it); the
 //                    page must reconnect by itself
@@ -113,6 +115,22 @@ function chartFacts(key) {
     const brows = await page.$$eval("#budgets tbody tr", (trs) => trs.map((tr) =>
       Array.from(tr.children).map((td) => td.textContent.trim()).join(" | ")));
     brows.forEach((r) => log(`budget: ${r}`));
+  }
+
+  // Text from the cluster is shown as text, never as markup.
+  const hostile = process.env.DASH_HOSTILE;
+  if (hostile) {
+    // The ScalingActive condition's message quotes Prometheus's error (its tooltip).
+    await page.waitForFunction((k) => {
+      const tr = document.querySelector(`#scalers tbody tr[data-key="${k}"]`);
+      return tr && Array.from(tr.querySelectorAll("[title]")).some(
+        (e) => e.title.includes("<img src=x onerror=window.pwned=1>"));
+    }, hostile, { timeout: 30000 });
+    const found = await page.evaluate(() => ({
+      imgs: document.querySelectorAll("img").length, pwned: window.pwned === 1 }));
+    if (found.imgs || found.pwned)
+      throw new Error(`markup from a Prometheus error was rendered: ${JSON.stringify(found)}`);
+    log(`${hostile}: markup in a Prometheus error is shown as text`);
   }
 
   // The chart: points of the load and of the forecast (with its band).

@@ -36,7 +36,8 @@ wait_until() { # seconds 'condition'
 	local seconds=$1 deadline
 	deadline=$((SECONDS + seconds))
 	until eval "$2" >/dev/null 2>&1; do
-		[ $SECONDS -lt $deadline ] || fail "not true after ${seconds}s: $2"
+		# return as well: inside `if` or `||`, set -e would not end the loop
+		[ $SECONDS -lt $deadline ] || { fail "not true after ${seconds}s: $2"; return 1; }
 		sleep 0.5
 	done
 }

@@ -81,7 +81,9 @@ test_bad_input_wrong_ca() {
 	echo $pid >>"$WORK/pids"
 	wait_until 10 'grep -q "is not trusted" "$WORK/operator.log"'
 	wait_until 10 '[ "$(curl -s -o /dev/null -w "%{http_code}" "http://127.0.0.1:$port/readyz")" = 503 ]'
-	assert_contains "$(curl -s "http://127.0.0.1:$port/readyz")" "informers not synced"
+	# /readyz names the informer and its error.
+	assert_contains "$(curl -s "http://127.0.0.1:$port/readyz")" "LIST failed: "
+	assert_contains "$(curl -s "http://127.0.0.1:$port/readyz")" "is not trusted"
 	assert_eq "$(curl -s "http://127.0.0.1:$port/metrics" | grep -c 'foresight_kube_api_requests_total{verb="[A-Z]*",code="200"}')" 0 \
 		"API requests answered"
 	kill -0 $pid || fail "the operator exited: $(tail -3 "$WORK/operator.log")"

@@ -126,12 +126,30 @@ test_dashboard_with_dry_run() {
 	echo 150 >"$LOAD_DIR/shop_rps"
 	"$KUBECTL" -n "$ns" create deployment shop --image=nginx --replicas=2 >/dev/null
 	apply_forecast_scaler "$ns" shop shop_rps
+	# Text from outside reaches the page: here Prometheus's error, quoting the
+	# markup of a query's regular expression, in the failing metric's condition.
+	"$KUBECTL" -n "$ns" create deployment labels --image=nginx --replicas=1 >/dev/null
+	"$KUBECTL" -n "$ns" apply -f - <<'FS'
+apiVersion: autoscaling.foresight.dev/v1alpha1
+kind: ForecastScaler
+metadata: {name: labels}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: labels}
+  maxReplicas: 4
+  interval: 2s
+  metrics:
+  - name: load
+    query: 'label_replace(vector(1), "x", "y", "", "<img src=x onerror=window.pwned=1>(")'
+    targetPerReplica: 100
+  forecast: {model: None}
+FS
 	wait_until 60 '[ "$(curl -sf "$PROM_URL/api/v1/query" --data-urlencode "query=count_over_time(shop_rps[5m])" | jq -r ".data.result[0].value[1]")" -ge 25 ]'
 	start_operator "$ns" --dry-run
 	(
 		cd "$REPO/tests/browser"
 		PLAYWRIGHT_CORE="$pw" DASH_URL="http://127.0.0.1:$OP_PORT/" \
-			DASH_KEYS="$ns/shop" DASH_CHART="$ns/shop" DASH_EVENT=would \
+			DASH_KEYS="$ns/shop,$ns/labels" DASH_HOSTILE="$ns/labels" \
+			DASH_CHART="$ns/shop" DASH_EVENT=would \
 			DASH_LOAD_FILE="$LOAD_DIR/shop_rps" DASH_LOAD_VALUE=450 DASH_OUT="$WORK" \
 			node dashboard.cjs
 	) >"$WORK/browser.log" 2>&1 || {
@@ -140,6 +158,12 @@ test_dashboard_with_dry_run() {
 	}
 	cat "$WORK/browser.log"
 	assert_contains "$(cat "$WORK/browser.log")" "would-scale event 2 -> "
+	assert_contains "$(cat "$WORK/browser.log")" "markup in a Prometheus error is shown as text"
+	# /metrics, for its part, stays valid exposition text (promtool reads it).
+	curl -sf "http://127.0.0.1:$OP_PORT/metrics" >"$WORK/metrics.txt"
+	promtool check metrics <"$WORK/metrics.txt" >"$WORK/promtool.log" 2>&1 || true
+	! grep -qi "error" "$WORK/promtool.log" || fail "promtool check metrics: $(cat "$WORK/promtool.log")"
+	grep -q "^foresight_" "$WORK/metrics.txt" || fail "no metrics"
 	# Nothing was written: the replicas and the status are as they were.
 	assert_eq "$(replicas_of "$ns" shop)" 2 "replicas"
 	assert_eq "$(fs_field "$ns" shop '{.status}')" "" "status"

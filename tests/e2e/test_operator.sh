@@ -378,7 +378,75 @@ FS
 	wait_until 30 '[ "$(fs_field "$ns" sec "{.status.conditions[?(@.type==\"ScalingActive\")].status}")" = False ]'
 	assert_contains "$(fs_field "$ns" sec '{.status.conditions[?(@.type=="ScalingActive")].message}')" "401"
 	assert_not_contains "$("$KUBECTL" -n "$ns" get fs sec -o yaml)" "s3cret-pw"
-	assert_not_contains "$(cat "$WORK/operator.log")" "s3cret-pw" "the operator's log"
+	cp "$WORK/operator.log" "$WORK/operator-1.log"
+
+	# A bearer token (this Prometheus takes basic auth only: 401), and a
+	# scaler in another namespace naming the Secret that exists only here.
+	local nsb key_part out x_ns x_name x_secret
+	nsb=$(new_namespace)
+	"$KUBECTL" -n "$ns" create secret generic prom-token --from-literal=token=tok-9f3c1e77aa \
+		--from-file=ca.crt="$tls/ca.crt" >/dev/null
+	for x in "$ns tok prom-token" "$nsb other prom-auth"; do
+		read -r x_ns x_name x_secret <<<"$x"
+		"$KUBECTL" -n "$x_ns" create deployment "$x_name" --image=nginx --replicas=1 >/dev/null
+		"$KUBECTL" -n "$x_ns" apply -f - <<FS
+apiVersion: autoscaling.foresight.dev/v1alpha1
+kind: ForecastScaler
+metadata: {name: $x_name}
+spec:
+  targetRef: {kind: Deployment, name: $x_name}
+  maxReplicas: 8
+  interval: 2s
+  prometheus:
+    url: https://127.0.0.1:$PROM_PORT
+    bearerTokenSecretRef: {name: $x_secret, key: token}
+    tls: {caSecretRef: {name: $x_secret, key: ca.crt}}
+  metrics: [{name: rps, query: 'sum(sec_rps)', targetPerReplica: 100}]
+  forecast: {model: None}
+FS
+	done
+	kill "$OP_PID"
+	wait "$OP_PID" || true
+	start_operator "$ns,$nsb"
+	wait_until 30 '[ "$(fs_field "$ns" tok "{.status.conditions[?(@.type==\"ScalingActive\")].status}")" = False ]'
+	assert_contains "$(fs_field "$ns" tok '{.status.conditions[?(@.type=="ScalingActive")].message}')" "401"
+	# The other namespace's scaler cannot reach this namespace's Secret.
+	wait_until 30 '[ "$(fs_field "$nsb" other "{.status.conditions[?(@.type==\"Ready\")].status}")" = False ]'
+	assert_contains "$(fs_field "$nsb" other '{.status.conditions[?(@.type=="Ready")].message}')" \
+		"Secret prom-auth"
+	assert_contains "$(fs_field "$nsb" other '{.status.conditions[?(@.type=="Ready")].message}')" "not found"
+	out=$(grep -F '"resource":"secrets"' "$AUDIT_LOG" | jq -R -r 'fromjson? |
+		select(.stage == "ResponseComplete" and ((.userAgent // "") | startswith("foresight/"))) |
+		"\(.objectRef.namespace)/\(.objectRef.name // "") \(.verb)"' | sort | uniq -c)
+	echo "the operator's Secret requests: $out"
+	assert_contains "$out" "$nsb/prom-auth get"
+	assert_eq "$(echo "$out" | awk '{print $2}' | grep -v -e "^$ns/prom-auth$" -e "^$ns/prom-token$" -e "^$nsb/prom-auth$" | wc -l)" 0 \
+		"Secrets read other than the scalers' own, in their own namespaces"
+	assert_eq "$(echo "$out" | awk '$3 != "get"' | wc -l)" 0 "Secret requests other than get (list, watch)"
+
+	# Nothing the operator shows holds a password, a token or its own key:
+	# its logs (debug), Events, the scalers' status, /metrics, /readyz, the
+	# dashboard page and what /ws sends.
+	key_part=$(grep client-key-data "$KUBECONFIG" | awk '{print $2}' | base64 -d | sed -n 5p | cut -c1-40)
+	sleep 4 # a few evaluations of each
+	{
+		cat "$WORK/operator-1.log" "$WORK/operator.log"
+		"$KUBECTL" get events -n "$ns" -o json
+		"$KUBECTL" get events -n "$nsb" -o json
+		"$KUBECTL" get fs -n "$ns" -o json
+		"$KUBECTL" get fs -n "$nsb" -o json
+		curl -s "http://127.0.0.1:$OP_PORT/metrics"
+		curl -s "http://127.0.0.1:$OP_PORT/readyz"
+		curl -s "http://127.0.0.1:$OP_PORT/"
+		python3 "$REPO/tests/fixtures/ws-dump.py" "$OP_PORT" 3
+	} >"$WORK/everything.txt" 2>&1
+	grep -q '"kind": "Event"' "$WORK/everything.txt" || fail "no Events collected"
+	grep -q "foresight_" "$WORK/everything.txt" || fail "no /metrics collected"
+	grep -q "$ns/tok" "$WORK/everything.txt" || fail "nothing collected from /ws"
+	for secret in s3cret-pw tok-9f3c1e77aa "$key_part"; do
+		grep -n -F -- "$secret" "$WORK/everything.txt" && fail "\"$secret\" is shown (see above)"
+	done
+	echo "$(wc -c <"$WORK/everything.txt") bytes of output searched"
 }
 
 test_paused_mode_leaves_the_target_alone() {
