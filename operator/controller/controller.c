@@ -88,6 +88,14 @@ struct scaler_view {
 	char limited_by[24];
 };
 
+/* A Prometheus histogram: cumulative buckets, as the text format prints them. */
+#define HIST_BUCKETS 10
+
+struct histogram {
+	unsigned long buckets[HIST_BUCKETS], count;
+	double sum;
+};
+
 /*
  * Prometheus clients shared by the scalers and budgets that reach the same
  * Prometheus the same way, so a Prometheus has one connection pool and one
@@ -129,8 +137,8 @@ struct scaler {
 	int64_t prom_generation;
 	double prom_made_at; /* monotonic seconds */
 	struct condition cond[N_CONDITIONS];
-	char *last_status;  /* JSON of the status last written, to write only changes */
-	char status_rv[64]; /* the object's resourceVersion when it was written */
+	char *last_status;        /* JSON of the status last written, to write only changes */
+	char status_rv[64];       /* the object's resourceVersion when it was written */
 	double status_written_at; /* monotonic seconds */
 	char last_scale_time[32];
 
@@ -199,7 +207,7 @@ struct ctrl {
 	    *informers[CTRL_NAMESPACES_MAX];    /* one per namespace, or one for all */
 	char *informer_ns[CTRL_NAMESPACES_MAX]; /* NULL: every namespace */
 	size_t n_informers;
-	struct strmap manifests;               /* namespace/name -> json_object (opts.manifests) */
+	struct strmap manifests; /* namespace/name -> json_object (opts.manifests) */
 	struct prom_pool proms;
 	struct wq *queue;
 	bool workers_running;
@@ -229,14 +237,28 @@ struct ctrl {
 	struct kube_informer *rules_informers[CTRL_NAMESPACES_MAX];
 	bool rules_watching;
 
-	/* Reconcile duration histogram, seconds. */
+	/*
+	 * How long evaluations take, and how late they end: from when one was
+	 * due (its interval, or the event that queued it) to its last write.
+	 */
 	pthread_mutex_t stats_mu;
-	unsigned long reconciles, reconcile_errors;
-	double reconcile_sum;
-	unsigned long reconcile_buckets[10];
+	unsigned long reconcile_errors;
+	struct histogram durations, lags;
 };
 
-static const double duration_buckets[10] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+static const double duration_buckets[HIST_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1,
+                                                      0.25,  0.5,  1,     2.5,  5};
+static const double lag_buckets[HIST_BUCKETS] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+
+static void hist_observe(struct histogram *h, const double *bounds, double v)
+{
+	h->count++;
+	h->sum += v;
+	for (size_t i = 0; i < HIST_BUCKETS; i++) {
+		if (v <= bounds[i])
+			h->buckets[i]++;
+	}
+}
 
 void ctrl_opts_init(struct ctrl_opts *opts)
 {
@@ -428,7 +450,6 @@ static struct scaler *scaler_get(struct ctrl *c, const char *key)
 	pthread_mutex_unlock(&c->mu);
 	return s;
 }
-
 
 static void scaler_forget(struct ctrl *c, const char *key)
 {
@@ -655,19 +676,21 @@ static json_object *decision_part(json_object *status)
 				if (json_object_object_get_ex(c, "message", &v) &&
 				    strcmp(json_object_get_string(v),
 				           json_object_get_string(reason)) == 0)
-					json_object_object_add(c, "message",
-					                       without_numbers(json_object_get_string(v)));
+					json_object_object_add(
+					    c, "message",
+					    without_numbers(json_object_get_string(v)));
 			}
 		}
 		json_object_object_add(dec, "reason",
-		                        without_numbers(json_object_get_string(reason)));
+		                       without_numbers(json_object_get_string(reason)));
 	}
 	if (json_object_object_get_ex(d, "metrics", &list)) {
 		static const char *const moving[] = {"value", "forecast", "upper", "mape"};
 
 		for (size_t i = 0, n = json_object_array_length(list); i < n; i++) {
 			for (size_t k = 0; k < sizeof(moving) / sizeof(moving[0]); k++)
-				json_object_object_del(json_object_array_get_idx(list, i), moving[k]);
+				json_object_object_del(json_object_array_get_idx(list, i),
+				                       moving[k]);
 		}
 	}
 	return d;
@@ -1102,8 +1125,8 @@ static enum fs_rc refit(struct ctrl *c, struct scaler *s, size_t i, const struct
 
 	memset(&series, 0, sizeof(series));
 	refit_slot_take(c);
-	rc = prom_query_range(&series, s->prom->client, sp->metrics[i].query, end - sp->history, end,
-	                      sp->step, err);
+	rc = prom_query_range(&series, s->prom->client, sp->metrics[i].query, end - sp->history,
+	                      end, sp->step, err);
 	if (rc == FS_OK) {
 		fc_spec_init(&fs);
 		fs.model = sp->model;
@@ -1139,8 +1162,8 @@ static enum fs_rc feed(struct scaler *s, size_t i, const struct ctrl_spec *sp, d
 	if (end < m->fed_until + sp->step)
 		return FS_OK;
 	memset(&series, 0, sizeof(series));
-	rc = prom_query_range(&series, s->prom->client, sp->metrics[i].query, m->fed_until + sp->step, end,
-	                      sp->step, err);
+	rc = prom_query_range(&series, s->prom->client, sp->metrics[i].query,
+	                      m->fed_until + sp->step, end, sp->step, err);
 	if (rc != FS_OK)
 		return rc;
 	for (size_t k = 0; k < series.n; k++) {
@@ -1723,7 +1746,8 @@ static enum fs_rc evaluate_metrics(struct ctrl *c, struct scaler *s, const struc
 		mt->target_per_replica = sp->metrics[i].target_per_replica;
 		mt->on_empty = sp->metrics[i].on_empty;
 		m->has_value = false;
-		if (prom_query(&sample, s->prom->client, sp->metrics[i].query, now, &err) != FS_OK) {
+		if (prom_query(&sample, s->prom->client, sp->metrics[i].query, now, &err) !=
+		    FS_OK) {
 			if (err.rc == FS_EINVAL)
 				return fs_fail(invalid, FS_EINVAL, "spec.metrics[%zu].query: %s", i,
 				               err.msg);
@@ -3233,16 +3257,19 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	return next_look_ms(c, s);
 }
 
-static void record_duration(struct ctrl *c, double seconds, bool failed)
+/*
+ * Records an evaluation that began at `t0` and ended at `end` (monotonic
+ * seconds); `due`, when it is earlier, is when it should have begun (an
+ * interval's end), and its lag counts from there.
+ */
+static void record_evaluation(struct ctrl *c, double t0, double end, double due, bool full,
+                              bool failed)
 {
 	pthread_mutex_lock(&c->stats_mu);
-	c->reconciles++;
 	c->reconcile_errors += failed;
-	c->reconcile_sum += seconds;
-	for (size_t i = 0; i < 10; i++) {
-		if (seconds <= duration_buckets[i])
-			c->reconcile_buckets[i]++;
-	}
+	hist_observe(&c->durations, duration_buckets, end - t0);
+	if (full)
+		hist_observe(&c->lags, lag_buckets, end - (due > 0 && due < t0 ? due : t0));
 	pthread_mutex_unlock(&c->stats_mu);
 }
 
@@ -3250,8 +3277,9 @@ static enum fs_rc reconcile(void *ctx, const char *key)
 {
 	struct ctrl *c = ctx;
 	struct evaluation *ev;
+	struct scaler *s;
 	struct fs_err err;
-	double t0;
+	double t0, due;
 	long next;
 
 	if (strncmp(key, BUDGET_KEY_PREFIX, strlen(BUDGET_KEY_PREFIX)) == 0) {
@@ -3264,9 +3292,15 @@ static enum fs_rc reconcile(void *ctx, const char *key)
 	ev = calloc(1, sizeof(*ev));
 	if (!ev)
 		return FS_ENOMEM;
+	pthread_mutex_lock(&c->mu);
+	s = strmap_get(&c->scalers, key);
+	/* This worker's alone: the queue hands a key to one worker at a time. */
+	due = s ? s->full_due : 0;
+	pthread_mutex_unlock(&c->mu);
 	t0 = clock_mono_s();
 	next = evaluate(c, key, ev, &err);
-	record_duration(c, clock_mono_s() - t0, next < 0);
+	/* A look at a scale-up's readiness between intervals is no evaluation. */
+	record_evaluation(c, t0, clock_mono_s(), due, ev->decided || ev->error[0], next < 0);
 	ctrl_spec_release(&ev->spec);
 	free(ev);
 	if (next < 0) {
@@ -3791,13 +3825,24 @@ static void render_budget(void *ctx, const char *key, void *value)
 	       v);
 }
 
+static void render_histogram(struct render *r, const char *name, const char *help,
+                             const double *bounds, const struct histogram *h)
+{
+	APPEND(r, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	for (size_t i = 0; i < HIST_BUCKETS; i++)
+		APPEND(r, "%s_bucket{le=\"%g\"} %lu\n", name, bounds[i], h->buckets[i]);
+	APPEND(r, "%s_bucket{le=\"+Inf\"} %lu\n", name, h->count);
+	APPEND(r, "%s_sum %.6f\n", name, h->sum);
+	APPEND(r, "%s_count %lu\n", name, h->count);
+}
+
 enum fs_rc ctrl_render_metrics(struct ctrl *c, struct buf *out, struct fs_err *err)
 {
 	struct render r = {out, FS_OK, err, 0};
 	struct kube_informer_stats is, total;
 	size_t cached = 0;
-	unsigned long buckets[10], count, errors;
-	double sum;
+	struct histogram durations, lags;
+	unsigned long errors;
 
 	for (r.pass = 0; r.pass < (int)(sizeof(scaler_series) / sizeof(scaler_series[0]));
 	     r.pass++) {
@@ -3817,20 +3862,16 @@ enum fs_rc ctrl_render_metrics(struct ctrl *c, struct buf *out, struct fs_err *e
 		pthread_mutex_unlock(&c->mu);
 	}
 	pthread_mutex_lock(&c->stats_mu);
-	memcpy(buckets, c->reconcile_buckets, sizeof(buckets));
-	count = c->reconciles;
+	durations = c->durations;
+	lags = c->lags;
 	errors = c->reconcile_errors;
-	sum = c->reconcile_sum;
 	pthread_mutex_unlock(&c->stats_mu);
-	APPEND(&r,
-	       "# HELP foresight_reconcile_duration_seconds Time one evaluation of a scaler took.\n"
-	       "# TYPE foresight_reconcile_duration_seconds histogram\n");
-	for (size_t i = 0; i < 10; i++)
-		APPEND(&r, "foresight_reconcile_duration_seconds_bucket{le=\"%g\"} %lu\n",
-		       duration_buckets[i], buckets[i]);
-	APPEND(&r, "foresight_reconcile_duration_seconds_bucket{le=\"+Inf\"} %lu\n", count);
-	APPEND(&r, "foresight_reconcile_duration_seconds_sum %.6f\n", sum);
-	APPEND(&r, "foresight_reconcile_duration_seconds_count %lu\n", count);
+	render_histogram(&r, "foresight_reconcile_duration_seconds",
+	                 "Time one evaluation of a scaler took.", duration_buckets, &durations);
+	render_histogram(&r, "foresight_evaluation_lag_seconds",
+	                 "From when an evaluation was due (its interval's end, or the change "
+	                 "that queued it) to its last write.",
+	                 lag_buckets, &lags);
 	APPEND(&r,
 	       "# HELP foresight_reconcile_errors_total Evaluations that failed and were retried.\n"
 	       "# TYPE foresight_reconcile_errors_total counter\n"
