@@ -43,7 +43,7 @@ TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(BINDIR)/%)
 FORMAT_FILES := $(wildcard operator/*.c operator/*/*.[ch] tests/*/*.[ch])
 
 .SECONDARY:
-.PHONY: all test test-unit test-fuzz test-e2e run-tests demo image deps bench lint format clean help
+.PHONY: all test test-unit test-fuzz test-e2e run-tests unit-bins demo image deps bench lint format clean help
 .DEFAULT_GOAL := all
 
 all: $(BINDIR)/foresight $(TOOLS) ## build bin/foresight and the test tools
@@ -119,7 +119,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 
 # The test targets install what is missing first, then build in a second make
 # (whose pkg-config flags see the freshly installed libraries).
-test: deps ## install what is missing, then run every test (unit, then e2e)
+test: deps ## install what is missing, then run every test (unit, valgrind, sanitizers, fuzz, e2e)
 	@$(MAKE) --no-print-directory run-tests SUITES=all
 
 test-unit: deps ## the cmocka unit tests only
@@ -130,6 +130,11 @@ test-fuzz: deps ## the libFuzzer harnesses only (clang; FUZZ_SECONDS each, defau
 
 test-e2e: deps ## the end-to-end tests only (against a local control plane)
 	@$(MAKE) --no-print-directory run-tests SUITES=e2e
+
+# The unit test binaries of this variant, built, their paths printed (hack/test.sh
+# builds the sanitizer variant's with it).
+unit-bins: $(UNIT_BIN)
+	@echo $(UNIT_BIN)
 
 run-tests: all $(UNIT_BIN)
 	@BINDIR=$(BINDIR) SANITIZE=$(SANITIZE) UNIT_BINS="$(UNIT_BIN)" hack/test.sh $(SUITES)

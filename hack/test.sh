@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test suites and ends with one line: `N passed, N failed`.
-#   hack/test.sh all|unit|valgrind|fuzz|e2e
+#   hack/test.sh all|unit|valgrind|sanitized|fuzz|e2e
 # Environment (set by the Makefile): UNIT_BINS, the cmocka binaries; BINDIR,
 # where bin/foresight and the test tools are.
 set -uo pipefail
@@ -55,6 +55,30 @@ run_valgrind() {
 	done
 }
 
+# The unit tests again, built with AddressSanitizer and UBSan in their own
+# tree (build/san-address-undefined): no invalid access, leak or undefined
+# behaviour. The e2e suite under them: make SANITIZE=address,undefined test.
+run_sanitized() {
+	local bins bin log
+	if ! bins=$(make -C "$repo" --no-print-directory -s SANITIZE=address,undefined unit-bins \
+		2>"$out/sanitized-build.log" | tail -1); then
+		echo "asan+ubsan: the build failed (see $out/sanitized-build.log)"
+		failed=$((failed + 1))
+		return
+	fi
+	for bin in $bins; do
+		log="$out/$(basename "$bin").asan.log"
+		if ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "$repo/$bin" >"$log" 2>&1; then
+			echo "asan+ubsan $(basename "$bin"): ok"
+			passed=$((passed + 1))
+		else
+			echo "asan+ubsan $(basename "$bin"): FAILED"
+			tail -30 "$log"
+			failed=$((failed + 1))
+		fi
+	done
+}
+
 # The libFuzzer harnesses, each a bounded run over its seed corpus (hack/fuzz.sh).
 run_fuzz() {
 	local log="$out/fuzz.log"
@@ -84,16 +108,20 @@ case "$mode" in
 all)
 	run_unit
 	# Sanitizer builds are checked by the sanitizers; valgrind cannot run them.
-	[ -n "${SANITIZE:-}" ] || run_valgrind
+	if [ -z "${SANITIZE:-}" ]; then
+		run_valgrind
+		run_sanitized
+	fi
 	run_fuzz
 	run_e2e
 	;;
 unit) run_unit ;;
 valgrind) run_valgrind ;;
+sanitized) run_sanitized ;;
 fuzz) run_fuzz ;;
 e2e) run_e2e ;;
 *)
-	echo "usage: hack/test.sh all|unit|valgrind|fuzz|e2e" >&2
+	echo "usage: hack/test.sh all|unit|valgrind|sanitized|fuzz|e2e" >&2
 	exit 2
 	;;
 esac
