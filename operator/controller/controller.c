@@ -56,13 +56,14 @@ struct condition {
 	bool set;
 	bool status;
 	char reason[64];
-	char message[512];
+	char *message;  /* on the heap: most are short, and a scaler has eight */
 	char since[32]; /* lastTransitionTime */
 };
 
 struct metric_state {
 	struct fc_state *fc;
 	double fitted_at; /* unix seconds of the last fit; 0 none */
+	double refit_by;  /* unix seconds when it is refitted whatever the model says */
 	double fed_until; /* unix seconds of the last bucket the model has seen */
 	/* What the last evaluation saw, for status and /metrics. */
 	bool has_value;
@@ -126,11 +127,22 @@ struct recent_scale {
 	int from, to;
 };
 
+/* The kinds whose targets are watched rather than read with a GET (see targets). */
+#define N_TARGET_KINDS 3
+static const char *const target_kinds[N_TARGET_KINDS] = {"deployments", "statefulsets",
+                                                         "replicasets"};
+#define TARGET_GROUP_PATH "/apis/apps/v1"
+/*
+ * After its own scale, a scaler trusts the cache of its target only once
+ * the cache holds that write or a later one (or, from a server whose
+ * resourceVersions are not integers, this long after it): until then it
+ * GETs, so it never scales twice from a cache that is a moment behind.
+ */
+#define EXPECT_TTL_S 30
+
 struct scaler {
-	char key[KEY_MAX];
-	char namespace[254];
-	char name[254];
-	int64_t spec_generation; /* of the spec the models were fitted for */
+	const char *key, *namespace, *name; /* in ids */
+	int64_t spec_generation;            /* of the spec the models were fitted for */
 	struct scale_history hist;
 	struct metric_state m[CTRL_METRICS_MAX];
 	struct prom_share *prom; /* its Prometheus client, shared with the same others */
@@ -151,7 +163,7 @@ struct scaler {
 	size_t n_recent;
 	bool seeded;
 	bool was_fallback;
-	char invalid_reported[512]; /* the InvalidSpec message an Event was sent for */
+	uint64_t invalid_reported; /* text_hash of the InvalidSpec message an Event was sent for */
 	unsigned long scale_events, query_errors;
 
 	/*
@@ -166,7 +178,9 @@ struct scaler {
 	bool lead_auto; /* spec.forecast.leadTime is auto: the samples are used */
 	struct lead_learner lead;
 	struct lead_rollout rollout;
-	char target_path[PATH_LEN]; /* the target object (its /scale path without /scale) */
+	char *target_path;   /* the target object (its /scale path without /scale); NULL before */
+	char *expect_rv;     /* the target's resourceVersion after our last scale; NULL: none */
+	double expect_until; /* monotonic seconds */
 	double full_due;
 
 	/*
@@ -176,11 +190,11 @@ struct scaler {
 	 * counted from the moment it is decided, before the PATCH.
 	 */
 	enum { MEMBER_UNSEEN, MEMBER_INVALID, MEMBER_KNOWN } member;
-	char budget_key[KEY_MAX]; /* "namespace/budget"; "" in none */
+	char *budget_key; /* "namespace/budget"; "" in none (NULL before its first spec) */
 	double units_per_replica, weight, interval;
 	int min_replicas, requested, held, allocated;
-	double waiting_since;        /* unix seconds it began asking for more than it holds */
-	char throttle_reported[512]; /* the Throttled message an Event was sent for */
+	double waiting_since;       /* unix seconds it began asking for more than it holds */
+	uint64_t throttle_reported; /* text_hash of the Throttled message an Event was sent for */
 
 	/*
 	 * Its PrometheusRule: a hash of the JSON last applied (not the JSON:
@@ -197,6 +211,7 @@ struct scaler {
 
 	pthread_mutex_t view_mu; /* guards view and the counters for /metrics */
 	struct scaler_view view;
+	char ids[]; /* key, namespace and name, each NUL-terminated */
 };
 
 struct ctrl {
@@ -236,6 +251,16 @@ struct ctrl {
 	char rules_crd_error[256];
 	struct kube_informer *rules_informers[CTRL_NAMESPACES_MAX];
 	bool rules_watching;
+
+	/*
+	 * Watches of the apps/v1 kinds scalers target, per watched namespace,
+	 * each started when the first scaler needs it: an evaluation reads its
+	 * target's replicas from the cache instead of GETting /scale. Under
+	 * targets_mu; the informers themselves are thread-safe.
+	 */
+	pthread_mutex_t targets_mu;
+	struct kube_informer *targets[N_TARGET_KINDS][CTRL_NAMESPACES_MAX];
+	bool targets_denied[N_TARGET_KINDS][CTRL_NAMESPACES_MAX]; /* not allowed: GET only */
 
 	/*
 	 * How long evaluations take, and how late they end: from when one was
@@ -411,6 +436,33 @@ static void prom_pool_stats(struct prom_client_stats *out, struct prom_pool *poo
 
 /* --- scalers ---------------------------------------------------------------- */
 
+/* FNV-1a: enough to tell a rendering or a message from the last one. */
+static uint64_t text_hash(const char *text)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *text; text++)
+		h = (h ^ (unsigned char)*text) * 1099511628211ULL;
+	return h;
+}
+
+/*
+ * Sets *slot to a copy of text unless it holds that already. Out of memory,
+ * it keeps what it held and says false.
+ */
+static bool set_text(char **slot, const char *text)
+{
+	char *copy;
+
+	if (*slot && strcmp(*slot, text) == 0)
+		return true;
+	if (!(copy = strdup(text)))
+		return false;
+	free(*slot);
+	*slot = copy;
+	return true;
+}
+
 static void scaler_free(void *p)
 {
 	struct scaler *s = p;
@@ -419,6 +471,11 @@ static void scaler_free(void *p)
 		return;
 	for (size_t i = 0; i < CTRL_METRICS_MAX; i++)
 		fc_free(s->m[i].fc);
+	for (size_t i = 0; i < N_CONDITIONS; i++)
+		free(s->cond[i].message);
+	free(s->target_path);
+	free(s->expect_rv);
+	free(s->budget_key);
 	scale_history_release(&s->hist);
 	prom_share_put(s->prom);
 	free(s->last_status);
@@ -430,16 +487,27 @@ static void scaler_free(void *p)
 static struct scaler *scaler_get(struct ctrl *c, const char *key)
 {
 	struct scaler *s;
-	const char *slash;
+	size_t len = strlen(key);
 
 	pthread_mutex_lock(&c->mu);
 	s = strmap_get(&c->scalers, key);
-	if (!s && (s = calloc(1, sizeof(*s)))) {
-		slash = strchr(key, '/');
-		str_fmt(s->key, sizeof(s->key), "%s", key);
-		str_fmt(s->namespace, sizeof(s->namespace), "%.*s", slash ? (int)(slash - key) : 0,
-		        key);
-		str_fmt(s->name, sizeof(s->name), "%s", slash ? slash + 1 : key);
+	/* "ns/name" twice: as the key, then as "ns" and "name" (none: no namespace). */
+	if (!s && (s = calloc(1, sizeof(*s) + 2 * (len + 1) + 1))) {
+		char *ids = s->ids, *slash;
+
+		memcpy(ids, key, len + 1);
+		s->key = ids;
+		ids += len + 1;
+		memcpy(ids, key, len + 1);
+		slash = strchr(ids, '/');
+		if (slash) {
+			*slash = '\0';
+			s->namespace = ids;
+			s->name = slash + 1;
+		} else {
+			s->namespace = ids + len + 1; /* the "" after it */
+			s->name = ids;
+		}
 		scale_history_init(&s->hist);
 		pthread_mutex_init(&s->view_mu, NULL);
 		if (strmap_put(&c->scalers, key, s, NULL, NULL) != FS_OK) {
@@ -546,7 +614,9 @@ static void set_condition(struct scaler *s, int i, bool status, const char *reas
 	c->set = true;
 	c->status = status;
 	str_fmt(c->reason, sizeof(c->reason), "%s", reason);
-	str_fmt(c->message, sizeof(c->message), "%s", message);
+	if (!set_text(&c->message, message ? message : ""))
+		log_warn("%s: %s condition: out of memory for its message", s->key,
+		         condition_types[i]);
 }
 
 enum { C_READY, C_ABLE, C_ACTIVE, C_LIMITED, C_FORECAST, C_FALLBACK, C_THROTTLED, C_ALERTS };
@@ -887,16 +957,134 @@ static int int_at(json_object *obj, const char *a, const char *b, int dflt)
 }
 
 /*
+ * The watch of `kind` (an index of target_kinds) for namespace `ns`,
+ * started on first use; NULL when none covers it or it cannot start (the
+ * caller GETs: a cluster that does not let us list the kind still works).
+ */
+static struct kube_informer *target_informer(struct ctrl *c, size_t kind, const char *ns)
+{
+	static const char *const keep[] = {"spec.replicas", "status.replicas",
+	                                   "status.readyReplicas", NULL};
+	struct kube_informer **slot = NULL, *inf;
+	struct kube_informer_opts io;
+	char path[PATH_LEN], name[64];
+	struct fs_err err;
+
+	for (size_t i = 0; i < c->n_informers && !slot; i++)
+		if (!c->informer_ns[i] || strcmp(c->informer_ns[i], ns) == 0)
+			slot = &c->targets[kind][i];
+	if (!slot)
+		return NULL;
+	pthread_mutex_lock(&c->targets_mu);
+	if (c->targets_denied[kind][slot - c->targets[kind]]) {
+		pthread_mutex_unlock(&c->targets_mu);
+		return NULL;
+	}
+	if (!*slot) {
+		size_t i = (size_t)(slot - c->targets[kind]);
+
+		kube_informer_opts_init(&io);
+		if (c->informer_ns[i])
+			str_fmt(path, sizeof(path), TARGET_GROUP_PATH "/namespaces/%s/%s",
+			        c->informer_ns[i], target_kinds[kind]);
+		else
+			str_fmt(path, sizeof(path), TARGET_GROUP_PATH "/%s", target_kinds[kind]);
+		str_fmt(name, sizeof(name), "targets %s", target_kinds[kind]);
+		io.path = path;
+		io.name = name;
+		io.keep = keep;
+		if (kube_informer_new(slot, c->opts.kube, &io, NULL, &err) != FS_OK ||
+		    kube_informer_start(*slot, &err) != FS_OK) {
+			log_warn("watching %s: %s; their scale is read with a GET",
+			         target_kinds[kind], err.msg);
+			kube_informer_free(*slot);
+			*slot = NULL;
+		}
+	}
+	inf = *slot;
+	/*
+	 * Not allowed to list or watch the kind (RBAC without list/watch): stop
+	 * asking, and GET. Stopped, not freed: another worker may be reading it.
+	 */
+	if (inf && !kube_informer_healthy(inf, NULL, 0) && kube_informer_failure(inf) == FS_EAUTH) {
+		c->targets_denied[kind][slot - c->targets[kind]] = true;
+		kube_informer_stop(inf);
+		log_warn("not allowed to list and watch %s%s%s: their scale is read with a GET at "
+		         "every evaluation (the chart's RBAC allows it)",
+		         target_kinds[kind], ns[0] ? " in " : "", ns);
+		inf = NULL;
+	}
+	pthread_mutex_unlock(&c->targets_mu);
+	return inf;
+}
+
+/*
+ * Whether resourceVersion `rv` is `than` or later. Kubernetes 1.35 made
+ * them comparable, as integers, between objects of one resource; a server
+ * whose versions are not integers only tells equal ones.
+ */
+static bool rv_at_least(const char *rv, const char *than)
+{
+	size_t a = strspn(rv, "0123456789"), b = strspn(than, "0123456789");
+
+	if (!rv[a] && !than[b] && a && b)
+		return a != b ? a > b : strcmp(rv, than) >= 0;
+	return strcmp(rv, than) == 0;
+}
+
+/*
+ * The target object at `path` (as TARGET_GROUP_PATH/namespaces/NS/KIND/NAME)
+ * from its watch, the caller's (json_object_put); NULL when the GET must
+ * answer instead: another kind, a cache not synced or failing, an object it
+ * does not hold (yet), or one that does not show this scaler's last scale
+ * yet (see EXPECT_TTL_S).
+ */
+static json_object *cached_target(struct ctrl *c, struct scaler *s, const char *path)
+{
+	static const char prefix[] = TARGET_GROUP_PATH "/namespaces/";
+	char ns[254], kind[64], key[KEY_MAX];
+	struct kube_informer *inf;
+	json_object *obj, *meta, *rv;
+	size_t k;
+
+	if (strncmp(path, prefix, sizeof(prefix) - 1) != 0 ||
+	    sscanf(path + sizeof(prefix) - 1, "%253[^/]/%63[^/]/", ns, kind) != 2)
+		return NULL;
+	for (k = 0; k < N_TARGET_KINDS && strcmp(kind, target_kinds[k]) != 0; k++)
+		;
+	if (k == N_TARGET_KINDS || !(inf = target_informer(c, k, ns)) ||
+	    !kube_informer_healthy(inf, NULL, 0))
+		return NULL;
+	str_fmt(key, sizeof(key), "%s/%s", ns,
+	        path + sizeof(prefix) - 1 + strlen(ns) + 1 + strlen(kind) + 1);
+	if (!(obj = kube_informer_get(inf, key)))
+		return NULL;
+	if (s->expect_rv) {
+		bool seen = json_object_object_get_ex(obj, "metadata", &meta) &&
+		            json_object_object_get_ex(meta, "resourceVersion", &rv) &&
+		            rv_at_least(json_object_get_string(rv), s->expect_rv);
+
+		if (!seen && clock_mono_s() < s->expect_until) {
+			json_object_put(obj);
+			return NULL;
+		}
+		free(s->expect_rv);
+		s->expect_rv = NULL;
+	}
+	return obj;
+}
+
+/*
  * The target's desired and ready replicas, from the target object: /scale
  * has no ready count. Deployments, StatefulSets and ReplicaSets leave
  * status.readyReplicas out while it is 0; another kind without the field
  * counts what its status.replicas says it has.
  */
-static enum fs_rc target_readiness(int *spec_replicas, int *ready, struct ctrl *c, const char *path,
-                                   struct fs_err *err)
+static enum fs_rc target_readiness(int *spec_replicas, int *ready, struct ctrl *c, struct scaler *s,
+                                   const char *path, struct fs_err *err)
 {
-	json_object *obj = NULL;
-	enum fs_rc rc = kube_get(&obj, c->opts.kube, path, err);
+	json_object *obj = cached_target(c, s, path);
+	enum fs_rc rc = obj ? FS_OK : kube_get(&obj, c->opts.kube, path, err);
 
 	if (rc != FS_OK)
 		return rc;
@@ -923,9 +1111,9 @@ static bool watch_rollout(struct ctrl *c, struct scaler *s, double now)
 	pthread_mutex_lock(&c->mu);
 	o = s->rollout.active ? LEAD_PENDING : LEAD_IDLE;
 	pthread_mutex_unlock(&c->mu);
-	if (o == LEAD_IDLE)
+	if (o == LEAD_IDLE || !s->target_path)
 		return false;
-	if (target_readiness(&spec_replicas, &ready, c, s->target_path, &err) != FS_OK) {
+	if (target_readiness(&spec_replicas, &ready, c, s, s->target_path, &err) != FS_OK) {
 		log_debug("%s: reading the target's ready replicas: %s", s->key, err.msg);
 		return false;
 	}
@@ -1138,6 +1326,16 @@ static enum fs_rc refit(struct ctrl *c, struct scaler *s, size_t i, const struct
 	}
 	refit_slot_give(c);
 	if (rc == FS_OK) {
+		/*
+		 * Scalers created or found together (a restart) would all refit
+		 * together, once a period: the first refit of each comes up to
+		 * half a period early (and so for the hourly refit), by its name,
+		 * and the later ones a period apart.
+		 */
+		double share = m->fc ? 0 : (double)(text_hash(s->key) % 1000) / 2000.0;
+
+		fc_spread_refit(st, share);
+		m->refit_by = now + REFIT_MAX_AGE_S * (1 - share);
 		fc_free(m->fc);
 		m->fc = st;
 		m->fitted_at = now;
@@ -1205,8 +1403,8 @@ static void forecast_metric(struct ctrl *c, struct scaler *s, size_t i, const st
 	 * A model not ready for want of history is refitted only every few
 	 * minutes: each refit reads the whole history window from Prometheus.
 	 */
-	if (!m->fc || s->spec_generation != sp->generation ||
-	    now - m->fitted_at > REFIT_MAX_AGE_S || fc_info(m->fc)->horizon_max < h ||
+	if (!m->fc || s->spec_generation != sp->generation || now > m->refit_by ||
+	    fc_info(m->fc)->horizon_max < h ||
 	    (fc_refit_due(m->fc) &&
 	     (fc_info(m->fc)->ready || now - m->fitted_at >= NOT_READY_REFIT_S)))
 		rc = refit(c, s, i, sp, now, &err);
@@ -1258,16 +1456,6 @@ static void forecast_metric(struct ctrl *c, struct scaler *s, size_t i, const st
 /* --- alert rules (PrometheusRules) ---------------------------------------------- */
 
 static json_object *informer_get(struct ctrl *c, const char *key);
-
-/* FNV-1a: enough to tell a rendering from the last one. */
-static uint64_t text_hash(const char *text)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *text; text++)
-		h = (h ^ (unsigned char)*text) * 1099511628211ULL;
-	return h;
-}
 
 /* Records what was applied (`text`), or that nothing is (NULL). */
 static void set_rules_applied(struct ctrl *c, struct scaler *s, const char *text)
@@ -2037,17 +2225,25 @@ static void seed_from_status(struct scaler *s, json_object *obj, double now)
 static enum fs_rc apply_scale(struct ctrl *c, struct scaler *s, struct evaluation *ev,
                               const char *path, const char *uid, double now, struct fs_err *err)
 {
-	json_object *patch = json_tokener_parse("{\"spec\":{}}"), *spec;
+	json_object *patch = json_tokener_parse("{\"spec\":{}}"), *spec, *scale = NULL, *v;
 	char msg[512];
 	enum fs_rc rc;
 
 	json_object_object_get_ex(patch, "spec", &spec);
 	json_object_object_add(spec, "replicas", json_object_new_int(ev->d.desired));
-	rc = kube_send(NULL, c->opts.kube, "PATCH", path, "application/merge-patch+json", patch,
+	rc = kube_send(&scale, c->opts.kube, "PATCH", path, "application/merge-patch+json", patch,
 	               err);
 	json_object_put(patch);
 	if (rc != FS_OK)
 		return rc;
+	/* The Scale's resourceVersion is its target's: the cache must show this one. */
+	free(s->expect_rv);
+	s->expect_rv = json_object_object_get_ex(scale, "metadata", &v) &&
+	                       json_object_object_get_ex(v, "resourceVersion", &v)
+	                   ? strdup(json_object_get_string(v))
+	                   : NULL;
+	s->expect_until = clock_mono_s() + EXPECT_TTL_S;
+	json_object_put(scale);
 	scale_history_record_scale(&s->hist, now, ev->current, ev->d.desired, NULL);
 	remember_scale(s, now, ev->current, ev->d.desired);
 	rollout_scaled(c, s, now, ev->current, ev->d.desired);
@@ -2455,7 +2651,7 @@ static void poke_members(struct ctrl *c, const char *budget_key, const char *exc
 {
 	struct poke p = {c, budget_key, except};
 
-	if (!c->queue || !budget_key[0])
+	if (!c->queue || !budget_key || !budget_key[0])
 		return;
 	pthread_mutex_lock(&c->mu);
 	strmap_foreach(&c->membership, poke_member, &p);
@@ -2466,7 +2662,7 @@ static void queue_budget(struct ctrl *c, const char *budget_key)
 {
 	char key[KEY_MAX + sizeof(BUDGET_KEY_PREFIX)];
 
-	if (!c->queue || !budget_key[0])
+	if (!c->queue || !budget_key || !budget_key[0])
 		return;
 	str_fmt(key, sizeof(key), BUDGET_KEY_PREFIX "%s", budget_key);
 	wq_add(c->queue, key, NULL);
@@ -2979,7 +3175,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	struct scale_forecast fcs[CTRL_METRICS_MAX];
 	struct scale_point points[CTRL_METRICS_MAX][64];
 	char errors[CTRL_METRICS_MAX][256], why[CTRL_METRICS_MAX][256];
-	char path[PATH_LEN], msg[600];
+	char path[PATH_LEN], target[PATH_LEN], msg[600];
 	struct scaler *s;
 	json_object *scale = NULL, *v;
 	double now = clock_unix_s();
@@ -3025,10 +3221,10 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		str_fmt(ev->error, sizeof(ev->error), "%s", err->msg);
 		ev->spec.generation = generation_of(obj);
 		set_condition(s, C_READY, false, "InvalidSpec", err->msg, now);
-		if (strcmp(s->invalid_reported, err->msg) != 0) {
+		if (s->invalid_reported != text_hash(err->msg)) {
 			emit(c, s, uid_of(obj), EVENTS_WARNING, "InvalidSpec", "Validate",
 			     err->msg);
-			str_fmt(s->invalid_reported, sizeof(s->invalid_reported), "%s", err->msg);
+			s->invalid_reported = text_hash(err->msg);
 		}
 		rc = write_status(c, s, obj, status_json(s, ev), err);
 		publish_view(s, ev);
@@ -3037,16 +3233,19 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		return rc == FS_OK ? RETRY_INVALID_MS : -1;
 	}
 	ev->spec_ok = true;
-	s->invalid_reported[0] = '\0';
+	s->invalid_reported = 0;
 	/* Before the target: the rules watch a scaler whose target is missing too. */
 	reconcile_rules(c, s, &ev->spec, now);
 	next_ms = (long)(ev->spec.interval * 1000.0);
 	pthread_mutex_lock(&c->mu);
-	if (ev->spec.budget_name)
-		str_fmt(s->budget_key, sizeof(s->budget_key), "%s/%s", s->namespace,
-		        ev->spec.budget_name);
-	else
-		s->budget_key[0] = '\0';
+	str_fmt(msg, sizeof(msg), "%s%s%s", ev->spec.budget_name ? s->namespace : "",
+	        ev->spec.budget_name ? "/" : "", ev->spec.budget_name ? ev->spec.budget_name : "");
+	if (!set_text(&s->budget_key, msg)) {
+		pthread_mutex_unlock(&c->mu);
+		fs_fail(err, FS_ENOMEM, "out of memory");
+		json_object_put(obj);
+		return -1;
+	}
 	s->units_per_replica = ev->spec.budget_units_per_replica;
 	s->weight = ev->spec.budget_weight;
 	s->min_replicas = ev->spec.scale.min_replicas;
@@ -3054,8 +3253,12 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	pthread_mutex_unlock(&c->mu);
 
 	rc = scale_path(path, sizeof(path), c, &ev->spec, err);
-	if (rc == FS_OK)
-		rc = kube_get(&scale, c->opts.kube, path, err);
+	if (rc == FS_OK) {
+		/* The target, "/scale" off: its watch says what a GET of /scale would. */
+		str_fmt(target, sizeof(target), "%.*s", (int)(strlen(path) - 6), path);
+		if (!(scale = cached_target(c, s, target)))
+			rc = kube_get(&scale, c->opts.kube, path, err);
+	}
 	if (rc != FS_OK) {
 		bool invalid = rc == FS_EINVAL;
 
@@ -3076,11 +3279,11 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		set_condition(s, C_READY, false, invalid ? "InvalidSpec" : "TargetNotFound",
 		              err->msg, now);
 		set_condition(s, C_ABLE, false, "FailedGetScale", err->msg, now);
-		if (strcmp(s->invalid_reported, err->msg) != 0) {
+		if (s->invalid_reported != text_hash(err->msg)) {
 			log_warn("%s: reading the target's scale: %s", s->key, err->msg);
 			emit(c, s, uid_of(obj), EVENTS_WARNING, "FailedGetScale", "GetScale",
 			     err->msg);
-			str_fmt(s->invalid_reported, sizeof(s->invalid_reported), "%s", err->msg);
+			s->invalid_reported = text_hash(err->msg);
 		}
 		write_status(c, s, obj, status_json(s, ev), NULL);
 		publish_view(s, ev);
@@ -3094,7 +3297,11 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	                  ? json_object_get_int(v)
 	                  : 0;
 	json_object_put(scale);
-	str_fmt(s->target_path, sizeof(s->target_path), "%.*s", (int)(strlen(path) - 6), path);
+	if (!set_text(&s->target_path, target)) {
+		fs_fail(err, FS_ENOMEM, "out of memory");
+		json_object_put(obj);
+		return -1;
+	}
 	s->watch_rollouts = ev->spec.lead_time_auto || ev->spec.budget_name;
 	s->lead_auto = ev->spec.lead_time_auto;
 	if (!s->watch_rollouts)
@@ -3125,10 +3332,10 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	    FS_OK) {
 		str_fmt(ev->error, sizeof(ev->error), "%s", err->msg);
 		set_condition(s, C_READY, false, "InvalidSpec", err->msg, now);
-		if (strcmp(s->invalid_reported, err->msg) != 0) {
+		if (s->invalid_reported != text_hash(err->msg)) {
 			emit(c, s, uid_of(obj), EVENTS_WARNING, "InvalidSpec", "Validate",
 			     err->msg);
-			str_fmt(s->invalid_reported, sizeof(s->invalid_reported), "%s", err->msg);
+			s->invalid_reported = text_hash(err->msg);
 		}
 		write_status(c, s, obj, status_json(s, ev), NULL);
 		publish_view(s, ev);
@@ -3157,7 +3364,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		budget_decide(c, s, ev, now, throttle, sizeof(throttle), &limit);
 		if (throttle[0]) {
 			set_condition(s, C_THROTTLED, true, limit, throttle, now);
-			if (strcmp(s->throttle_reported, throttle) != 0) {
+			if (s->throttle_reported != text_hash(throttle)) {
 				log_info("%s: throttled: %s", s->key, throttle);
 				emit(c, s, uid_of(obj), EVENTS_NORMAL, "Throttled", "Budget",
 				     throttle);
@@ -3167,7 +3374,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 			        ev->spec.budget_name, ev->d.proposed);
 			set_condition(s, C_THROTTLED, false, limit, msg, now);
 		}
-		str_fmt(s->throttle_reported, sizeof(s->throttle_reported), "%s", throttle);
+		s->throttle_reported = throttle[0] ? text_hash(throttle) : 0;
 	} else if (s->cond[C_THROTTLED].set) {
 		set_condition(s, C_THROTTLED, false, "NoBudget", "the scaler is in no budget", now);
 	}
@@ -3367,6 +3574,7 @@ enum fs_rc ctrl_new(struct ctrl **out, const struct ctrl_opts *opts, struct fs_e
 	pthread_cond_init(&c->refit_cv, NULL);
 	pthread_mutex_init(&c->stats_mu, NULL);
 	pthread_mutex_init(&c->rules_mu, NULL);
+	pthread_mutex_init(&c->targets_mu, NULL);
 	strmap_init(&c->scalers);
 	strmap_init(&c->kinds);
 	strmap_init(&c->budgets);
@@ -3591,6 +3799,8 @@ void ctrl_free(struct ctrl *c)
 		kube_informer_free(c->informers[i]);
 		kube_informer_free(c->budget_informers[i]);
 		kube_informer_free(c->rules_informers[i]);
+		for (size_t k = 0; k < N_TARGET_KINDS; k++)
+			kube_informer_free(c->targets[k][i]);
 	}
 	wq_free(c->queue);
 	strmap_release(&c->scalers, scaler_free);
@@ -3605,6 +3815,7 @@ void ctrl_free(struct ctrl *c)
 	pthread_cond_destroy(&c->refit_cv);
 	pthread_mutex_destroy(&c->stats_mu);
 	pthread_mutex_destroy(&c->rules_mu);
+	pthread_mutex_destroy(&c->targets_mu);
 	free(c->namespace);
 	free(c->prometheus_url);
 	free(c);

@@ -12,18 +12,47 @@
 #include "base/strmap.h"
 
 #define MIN_SPACING_S 1.0 /* evaluations closer than this share a point */
+#define RING_MIN      16  /* a ring's first allocation, in items; it doubles up to its cap */
 #define DELTA_MAX     (64u << 10)
 /* Rendered sizes, generously, for the cap of a whole state. */
 #define POINT_JSON_MAX  160
 #define EVENT_JSON_MAX  64
-#define SCALER_JSON_MAX (16u << 10)
+#define STATUS_JSON_MAX (32u << 10) /* each byte of its strings may be a 6-byte escape */
+#define SCALER_JSON_MAX (STATUS_JSON_MAX + (16u << 10))
 #define BUDGET_JSON_MAX 2048
 
-/* A chart point; floats, since 7 digits are plenty for a chart (half the memory). */
+/* The bytes of each string a status keeps, at most: a scaler's memory is bounded. */
+#define TARGET_MAX       299
+#define MODE_MAX         15
+#define METRIC_MAX       63
+#define LIMITED_BY_MAX   23
+#define REASON_MAX       511
+#define COND_TYPE_MAX    23
+#define COND_REASON_MAX  63
+#define COND_MESSAGE_MAX 255
+
+/*
+ * A chart value in 16 bits: a sign, a 6-bit exponent and a 9-bit mantissa
+ * (IEEE binary16's 5 and 10 would stop at 65504, too little for a load in
+ * bytes). Within 2^-10 (0.1 %) of the value from 1.2e-7 to 1.1e12 in
+ * magnitude; below, in steps of 2.3e-10 (down to 0); above, the largest.
+ * Minus zero, which a chart does not need, is NaN: not known.
+ */
+#define V_MANT    9
+#define V_EMIN    (-22) /* frexp's exponent of the smallest normal value, 2^-23 */
+#define V_SIGN    0x8000u
+#define V_NAN     V_SIGN
+#define V_LARGEST 0x7fffu
+
+/*
+ * A chart point in 20 bytes (it took 40 with floats), as precise as a chart
+ * needs: its time in centiseconds after the scaler's base, its values
+ * packed (pack()), its replica counts up to 65535.
+ */
 struct point {
-	double t;
-	float load, forecast, upper, lower, lead, capacity;
-	int32_t replicas, desired;
+	int32_t t;
+	uint16_t load, forecast, upper, lower, lead, capacity;
+	uint16_t replicas, desired;
 };
 
 struct event {
@@ -32,32 +61,23 @@ struct event {
 	bool applied;
 };
 
-struct cond {
-	char type[24];
-	bool status;
-	char reason[64];
-	char message[256];
-};
-
-struct status {
-	double t;
-	bool decided, dry_run;
-	char target[300], mode[16], metric[64], limited_by[24], reason[512];
-	double tpr, load, forecast, upper, lower, lead;
-	int current, desired, proposed, min, max;
-	size_t n_cond;
-	struct cond cond[DASH_CONDITIONS_MAX];
+/*
+ * A ring of items of one size. Allocated as it fills, doubling from
+ * RING_MIN up to its cap, so that a young or a slow scaler holds the points
+ * it has, not opts.points.
+ */
+struct ring {
+	void *items;
+	size_t alloc, start, n;
 };
 
 struct scaler {
-	char key[DASH_KEY_MAX];
-	struct status st;
-	double spacing; /* the newest point is replaced until it is this far from the one before */
-	size_t cap, start, n; /* ring of opts.points (a snapshot's copy: n, from 0) */
-	struct point *pts;
-	size_t ev_cap, ev_start, ev_n; /* ring of opts.events */
-	struct event *evs;
-	int last_would; /* the dry run's last "would scale" target recorded; 0 none */
+	char *status;    /* its "status" object, rendered: it is only ever sent */
+	int64_t base;    /* centiseconds since the epoch that its points' times count from */
+	double spacing;  /* the newest point is replaced until it is this far from the one before */
+	struct ring pts; /* of opts.points struct point (a snapshot's copy: n, from 0) */
+	struct ring evs; /* of opts.events struct event */
+	int last_would;  /* the dry run's last "would scale" target recorded; 0 none */
 };
 
 struct budget {
@@ -163,8 +183,8 @@ static void put_num(struct out *o, double v)
 		put(o, "null");
 }
 
-/* The length of the valid UTF-8 sequence at `s`, or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *s)
+/* The length of the valid UTF-8 sequence at `s` (of `left` bytes), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s, size_t left)
 {
 	size_t n;
 	unsigned cp;
@@ -179,6 +199,8 @@ static size_t utf8_len(const unsigned char *s)
 		n = 4, cp = s[0] & 0x07u;
 	else
 		return 0;
+	if (n > left)
+		return 0;
 	for (size_t i = 1; i < n; i++) {
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
@@ -191,23 +213,25 @@ static size_t utf8_len(const unsigned char *s)
 }
 
 /*
- * A JSON string. Invalid UTF-8 (a message cut short mid-character) becomes
- * U+FFFD: a browser closes a WebSocket whose text is not UTF-8.
+ * A JSON string of at most `max` bytes of `s` (NULL is ""). Invalid UTF-8
+ * (a message cut short mid-character) becomes U+FFFD: a browser closes a
+ * WebSocket whose text is not UTF-8.
  */
-static void put_str(struct out *o, const char *s)
+static void put_strn(struct out *o, const char *s, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t left = strnlen((const char *)p, max);
 
 	put(o, "\"");
-	while (*p && o->rc == FS_OK) {
+	while (left && o->rc == FS_OK) {
 		const unsigned char *run = p;
 		size_t n;
 
-		while (*p >= 0x20 && *p != '"' && *p != '\\' && (n = utf8_len(p)) > 0)
-			p += n;
+		while (left && *p >= 0x20 && *p != '"' && *p != '\\' && (n = utf8_len(p, left)) > 0)
+			p += n, left -= n;
 		if (p > run)
 			o->rc = buf_append(&o->b, run, (size_t)(p - run), NULL);
-		if (!*p)
+		if (!left)
 			break;
 		if (*p == '"')
 			put(o, "\\\"");
@@ -217,9 +241,14 @@ static void put_str(struct out *o, const char *s)
 			putf(o, "\\u%04x", *p);
 		else
 			put(o, "\\ufffd");
-		p++;
+		p++, left--;
 	}
 	put(o, "\"");
+}
+
+static void put_str(struct out *o, const char *s)
+{
+	put_strn(o, s, SIZE_MAX);
 }
 
 static void put_bool(struct out *o, bool v)
@@ -227,66 +256,118 @@ static void put_bool(struct out *o, bool v)
 	put(o, v ? "true" : "false");
 }
 
-static void put_status(struct out *o, const struct status *st)
+/* A sample's "status" object; its strings cut as the *_MAX above say. */
+static void put_status(struct out *o, const struct dash_sample *s)
 {
-	putf(o, "{\"t\":%.3f,\"decided\":", st->t);
-	put_bool(o, st->decided);
+	size_t n_cond =
+	    s->n_conditions < DASH_CONDITIONS_MAX ? s->n_conditions : DASH_CONDITIONS_MAX;
+
+	putf(o, "{\"t\":%.3f,\"decided\":", s->t);
+	put_bool(o, s->decided);
 	put(o, ",\"dryRun\":");
-	put_bool(o, st->dry_run);
+	put_bool(o, s->dry_run);
 	put(o, ",\"target\":");
-	put_str(o, st->target);
+	put_strn(o, s->target, TARGET_MAX);
 	put(o, ",\"mode\":");
-	put_str(o, st->mode);
+	put_strn(o, s->mode, MODE_MAX);
 	put(o, ",\"metric\":");
-	put_str(o, st->metric);
+	put_strn(o, s->metric, METRIC_MAX);
 	put(o, ",\"targetPerReplica\":");
-	put_num(o, st->tpr);
+	put_num(o, s->target_per_replica);
 	put(o, ",\"load\":");
-	put_num(o, st->load);
+	put_num(o, s->load);
 	put(o, ",\"forecast\":");
-	put_num(o, st->forecast);
+	put_num(o, s->forecast);
 	put(o, ",\"upper\":");
-	put_num(o, st->upper);
+	put_num(o, s->upper);
 	put(o, ",\"lower\":");
-	put_num(o, st->lower);
+	put_num(o, s->lower);
 	put(o, ",\"leadTime\":");
-	put_num(o, st->lead);
-	putf(o, ",\"current\":%d,\"desired\":%d,\"proposed\":%d,\"min\":%d,\"max\":%d", st->current,
-	     st->desired, st->proposed, st->min, st->max);
+	put_num(o, s->lead_time);
+	putf(o, ",\"current\":%d,\"desired\":%d,\"proposed\":%d,\"min\":%d,\"max\":%d", s->current,
+	     s->desired, s->proposed, s->min, s->max);
 	put(o, ",\"limitedBy\":");
-	put_str(o, st->limited_by);
+	put_strn(o, s->limited_by, LIMITED_BY_MAX);
 	put(o, ",\"reason\":");
-	put_str(o, st->reason);
+	put_strn(o, s->reason, REASON_MAX);
 	put(o, ",\"conditions\":[");
-	for (size_t i = 0; i < st->n_cond; i++) {
+	for (size_t i = 0; i < n_cond; i++) {
+		const struct dash_condition *c = &s->conditions[i];
+
 		put(o, i ? ",{\"type\":" : "{\"type\":");
-		put_str(o, st->cond[i].type);
+		put_strn(o, c->type, COND_TYPE_MAX);
 		put(o, ",\"status\":");
-		put_bool(o, st->cond[i].status);
+		put_bool(o, c->status);
 		put(o, ",\"reason\":");
-		put_str(o, st->cond[i].reason);
+		put_strn(o, c->reason, COND_REASON_MAX);
 		put(o, ",\"message\":");
-		put_str(o, st->cond[i].message);
+		put_strn(o, c->message, COND_MESSAGE_MAX);
 		put(o, "}");
 	}
 	put(o, "]}");
 }
 
-static void put_point(struct out *o, const struct point *p)
+/* `v` packed (V_* above). */
+static uint16_t pack(double v)
 {
-	putf(o, "[%.3f,", p->t);
-	put_num(o, p->load);
+	double a = fabs(v);
+	long code;
+	int e;
+
+	if (!isfinite(v))
+		return V_NAN;
+	frexp(a, &e); /* a = f 2^e, f in [0.5, 1): the mantissa is a's bits 2^(e-2) .. 2^(e-10) */
+	if (a == 0 || e < V_EMIN)
+		e = V_EMIN;
+	/* Rounding up to the next power of two carries into the exponent, as it should. */
+	code = (long)(e - V_EMIN) * (1L << V_MANT) + lround(ldexp(a, V_MANT + 1 - e));
+	if (code > (long)V_LARGEST)
+		code = V_LARGEST;
+	return (uint16_t)(v < 0 && code ? V_SIGN | (unsigned)code : (unsigned)code);
+}
+
+static double unpack(uint16_t c)
+{
+	unsigned exp = (c & ~V_SIGN) >> V_MANT, mant = c & ((1u << V_MANT) - 1);
+	double a;
+
+	if (c == V_NAN)
+		return NAN;
+	/* Exponent 0: below the smallest normal value, at its scale, without its leading bit. */
+	if (exp)
+		a = ldexp((1u << V_MANT) + mant, (int)exp - 1 + V_EMIN - V_MANT - 1);
+	else
+		a = ldexp(mant, V_EMIN - V_MANT - 1);
+	return c & V_SIGN ? -a : a;
+}
+
+/* A replica count in 16 bits: more than 65535 is 65535. */
+static uint16_t count16(int v)
+{
+	return v < 0 ? 0 : v > UINT16_MAX ? UINT16_MAX : (uint16_t)v;
+}
+
+/* Unix seconds as centiseconds, clamped (NaN too) so that differences of them cannot overflow. */
+static int64_t centis(double t)
+{
+	return llround(fmax(-1e12, fmin(t, 1e12)) * 100);
+}
+
+static void put_point(struct out *o, int64_t base, const struct point *p)
+{
+	putf(o, "[%.2f,", (double)(base + p->t) / 100);
+	put_num(o, unpack(p->load));
 	put(o, ",");
-	put_num(o, p->forecast);
+	put_num(o, unpack(p->forecast));
 	put(o, ",");
-	put_num(o, p->upper);
+	put_num(o, unpack(p->upper));
 	put(o, ",");
-	put_num(o, p->lower);
+	put_num(o, unpack(p->lower));
 	put(o, ",");
-	put_num(o, p->lead);
+	put_num(o, unpack(p->lead));
 	put(o, ",");
-	put_num(o, p->capacity);
-	putf(o, ",%d,%d]", (int)p->replicas, (int)p->desired);
+	put_num(o, unpack(p->capacity));
+	putf(o, ",%d,%d]", p->replicas, p->desired);
 }
 
 static void put_event(struct out *o, const struct event *e)
@@ -294,47 +375,95 @@ static void put_event(struct out *o, const struct event *e)
 	putf(o, "[%.3f,%d,%d,%d]", e->t, (int)e->from, (int)e->to, e->applied ? 1 : 0);
 }
 
+static void *ring_at(const struct ring *r, size_t size, size_t i)
+{
+	return (char *)r->items + (r->start + i) % r->alloc * size;
+}
+
+/*
+ * The ring's items, oldest first, in a new array of room for `room` (at
+ * least r->n) items; NULL when out of memory.
+ */
+static void *ring_linear(const struct ring *r, size_t size, size_t room)
+{
+	char *to = malloc((room ? room : 1) * size);
+	size_t head = r->n < r->alloc - r->start ? r->n : r->alloc - r->start;
+
+	if (to && r->n) {
+		memcpy(to, (char *)r->items + r->start * size, head * size);
+		memcpy(to + head * size, r->items, (r->n - head) * size);
+	}
+	return to;
+}
+
+/*
+ * Makes room for one more item in ring `r` of at most `cap` items: a full
+ * one below its cap doubles. FS_ENOMEM leaves it as it was.
+ */
+static enum fs_rc ring_reserve(struct ring *r, size_t size, size_t cap)
+{
+	size_t alloc = r->alloc ? 2 * r->alloc : RING_MIN;
+	void *items;
+
+	if (r->n < r->alloc || r->alloc >= cap)
+		return FS_OK;
+	if (alloc > cap)
+		alloc = cap;
+	items = ring_linear(r, size, alloc);
+	if (!items)
+		return FS_ENOMEM;
+	free(r->items);
+	r->items = items;
+	r->alloc = alloc;
+	r->start = 0;
+	return FS_OK;
+}
+
 static struct point *point_at(const struct scaler *s, size_t i)
 {
-	return &s->pts[(s->start + i) % s->cap];
+	return ring_at(&s->pts, sizeof(struct point), i);
 }
 
 static struct event *event_at(const struct scaler *s, size_t i)
 {
-	return &s->evs[(s->ev_start + i) % s->ev_cap];
+	return ring_at(&s->evs, sizeof(struct event), i);
+}
+
+/* Seconds from point `a` to point `b`. */
+static double span_s(const struct point *a, const struct point *b)
+{
+	return (double)((int64_t)b->t - a->t) / 100;
 }
 
 /* "shop/web": its namespace and name, as two JSON fields after the key. */
 static void put_key(struct out *o, const char *key)
 {
 	const char *slash = strchr(key, '/');
-	char ns[DASH_KEY_MAX];
 
-	str_fmt(ns, sizeof(ns), "%.*s", slash ? (int)(slash - key) : 0, key);
 	put(o, "\"key\":");
 	put_str(o, key);
 	put(o, ",\"namespace\":");
-	put_str(o, ns);
+	put_strn(o, key, slash ? (size_t)(slash - key) : 0);
 	put(o, ",\"name\":");
 	put_str(o, slash ? slash + 1 : key);
 }
 
-static void put_scaler(struct out *o, const struct scaler *s)
+static void put_scaler(struct out *o, const char *key, const struct scaler *s)
 {
 	put(o, "{");
-	put_key(o, s->key);
+	put_key(o, key);
 	put(o, ",\"spacing\":");
 	put_num(o, s->spacing);
 	put(o, ",\"status\":");
-	put_status(o, &s->st);
+	put(o, s->status);
 	put(o, ",\"points\":[");
-	for (size_t i = 0; i < s->n; i++) {
+	for (size_t i = 0; i < s->pts.n; i++) {
 		if (i)
 			put(o, ",");
-		put_point(o, point_at(s, i));
+		put_point(o, s->base, point_at(s, i));
 	}
 	put(o, "],\"events\":[");
-	for (size_t i = 0; i < s->ev_n; i++) {
+	for (size_t i = 0; i < s->evs.n; i++) {
 		if (i)
 			put(o, ",");
 		put_event(o, event_at(s, i));
@@ -344,14 +473,19 @@ static void put_scaler(struct out *o, const struct scaler *s)
 
 /* --- the store ------------------------------------------------------------------ */
 
+/* Frees what the scaler holds, not the scaler itself. */
+static void scaler_release(struct scaler *s)
+{
+	free(s->status);
+	free(s->pts.items);
+	free(s->evs.items);
+}
+
 static void scaler_free(void *p)
 {
-	struct scaler *s = p;
-
-	if (s) {
-		free(s->pts);
-		free(s->evs);
-		free(s);
+	if (p) {
+		scaler_release(p);
+		free(p);
 	}
 }
 
@@ -461,64 +595,92 @@ static void begin_locked(struct out *o, const struct dash *d, const char *type, 
 	putf(o, ",\"seq\":%llu", (unsigned long long)(d->seq + 1));
 }
 
-static float fl(double v)
+/* Sample `s`'s "status" object, in an allocation of its size; NULL when out of memory. */
+static char *status_json(const struct dash_sample *s)
 {
-	return isfinite(v) ? (float)v : NAN;
+	struct out o = {.rc = FS_OK};
+	char *json, *fit;
+
+	buf_init(&o.b, STATUS_JSON_MAX);
+	put_status(&o, s);
+	json = o.rc == FS_OK ? buf_detach(&o.b) : NULL;
+	buf_release(&o.b);
+	if (!json)
+		return NULL;
+	fit = realloc(json, strlen(json) + 1); /* the buffer grew by doubling: its slack back */
+	return fit ? fit : json;
 }
 
-static void set_status(struct status *st, const struct dash_sample *s)
+/* POINT_REWRITTEN: more than the newest point changed; the whole scaler is sent. */
+enum { POINT_ADDED, POINT_REPLACED, POINT_REWRITTEN };
+
+/* Whether the next point replaces the newest: that is closer than `spacing` to the one before. */
+static bool replaces(const struct scaler *s)
 {
-	memset(st, 0, sizeof(*st));
-	st->t = s->t;
-	st->decided = s->decided;
-	st->dry_run = s->dry_run;
-	str_fmt(st->target, sizeof(st->target), "%s", s->target ? s->target : "");
-	str_fmt(st->mode, sizeof(st->mode), "%s", s->mode ? s->mode : "");
-	str_fmt(st->metric, sizeof(st->metric), "%s", s->metric ? s->metric : "");
-	str_fmt(st->limited_by, sizeof(st->limited_by), "%s", s->limited_by ? s->limited_by : "");
-	str_fmt(st->reason, sizeof(st->reason), "%s", s->reason ? s->reason : "");
-	st->tpr = s->target_per_replica;
-	st->load = s->load;
-	st->forecast = s->forecast;
-	st->upper = s->upper;
-	st->lower = s->lower;
-	st->lead = s->lead_time;
-	st->current = s->current;
-	st->desired = s->desired;
-	st->proposed = s->proposed;
-	st->min = s->min;
-	st->max = s->max;
-	st->n_cond = s->n_conditions < DASH_CONDITIONS_MAX ? s->n_conditions : DASH_CONDITIONS_MAX;
-	for (size_t i = 0; i < st->n_cond; i++) {
-		const struct dash_condition *c = &s->conditions[i];
-
-		str_fmt(st->cond[i].type, sizeof(st->cond[i].type), "%s", c->type ? c->type : "");
-		st->cond[i].status = c->status;
-		str_fmt(st->cond[i].reason, sizeof(st->cond[i].reason), "%s",
-		        c->reason ? c->reason : "");
-		str_fmt(st->cond[i].message, sizeof(st->cond[i].message), "%s",
-		        c->message ? c->message : "");
-	}
+	return s->pts.n >= 2 &&
+	       span_s(point_at(s, s->pts.n - 2), point_at(s, s->pts.n - 1)) < s->spacing;
 }
-
-enum { POINT_ADDED, POINT_REPLACED, POINT_THINNED };
 
 /*
- * Adds a point: replaces the newest while it is closer than `spacing` to
- * the one before it; in a full ring, drops every other point while the
- * ring covers less than half the window, else the oldest.
+ * Point times are centiseconds after s->base in 32 bits: 248 days either
+ * way. A point further away (a scaler shown for months, a clock that
+ * jumped) moves the base to it; when a point kept is then out of reach,
+ * the ring starts anew. Returns whether it did.
  */
-static int add_point(const struct dash *d, struct scaler *s, const struct point *p)
+static bool rebase(struct scaler *s, int64_t cs)
 {
-	size_t cap = s->cap;
-	int how = POINT_ADDED;
+	int64_t shift = s->base - cs;
+	bool reach = true;
 
-	if (s->n >= 2 && point_at(s, s->n - 1)->t - point_at(s, s->n - 2)->t < s->spacing) {
-		*point_at(s, s->n - 1) = *p;
+	if (cs - s->base >= INT32_MIN && cs - s->base <= INT32_MAX)
+		return false;
+	for (size_t i = 0; i < s->pts.n && reach; i++)
+		reach = point_at(s, i)->t + shift >= INT32_MIN &&
+		        point_at(s, i)->t + shift <= INT32_MAX;
+	s->base = cs;
+	if (!reach) {
+		s->pts.start = s->pts.n = 0;
+		return true;
+	}
+	for (size_t i = 0; i < s->pts.n; i++)
+		point_at(s, i)->t = (int32_t)(point_at(s, i)->t + shift);
+	return false;
+}
+
+/*
+ * Adds sample `smp`'s point (room reserved): replaces the newest while it
+ * is closer than `spacing` to the one before it; in a full ring, drops
+ * every other point while the ring covers less than half the window, else
+ * the oldest.
+ */
+static int add_point(const struct dash *d, struct scaler *s, const struct dash_sample *smp)
+{
+	int replicas = smp->scaled ? smp->desired : smp->current;
+	int64_t cs = centis(smp->t);
+	size_t cap = d->o.points;
+	int how = POINT_ADDED;
+	struct point p;
+
+	if (rebase(s, cs))
+		how = POINT_REWRITTEN;
+	p = (struct point){
+	    .t = (int32_t)(cs - s->base),
+	    .load = pack(smp->load),
+	    .forecast = pack(smp->forecast),
+	    .upper = pack(smp->upper),
+	    .lower = pack(smp->lower),
+	    .lead = pack(smp->lead_time),
+	    .capacity = pack(replicas * smp->target_per_replica),
+	    .replicas = count16(replicas),
+	    .desired = count16(smp->desired),
+	};
+
+	if (replaces(s)) {
+		*point_at(s, s->pts.n - 1) = p;
 		return POINT_REPLACED;
 	}
-	if (s->n == cap) {
-		double covered = point_at(s, cap - 1)->t - point_at(s, 0)->t;
+	if (s->pts.n == cap) {
+		double covered = span_s(point_at(s, 0), point_at(s, cap - 1));
 
 		if (covered < d->o.window_s / 2) {
 			size_t kept = cap / 2;
@@ -527,45 +689,47 @@ static int add_point(const struct dash *d, struct scaler *s, const struct point 
 			 */
 			for (size_t k = 0; k < kept; k++)
 				*point_at(s, k) = *point_at(s, cap - 2 * (kept - k) + 1);
-			s->n = kept;
+			s->pts.n = kept;
 			s->spacing = fmax(2 * s->spacing, covered / (double)(kept - 1));
-			how = POINT_THINNED;
+			how = POINT_REWRITTEN;
 		} else {
-			s->start = (s->start + 1) % cap;
-			s->n--;
+			s->pts.start = (s->pts.start + 1) % s->pts.alloc;
+			s->pts.n--;
 		}
 	}
-	*point_at(s, s->n++) = *p;
+	*point_at(s, s->pts.n++) = p;
 	return how;
 }
 
-static void add_event(struct scaler *s, const struct event *e)
+/* Adds an event (room reserved), dropping the oldest from a full ring. */
+static void add_event(const struct dash *d, struct scaler *s, const struct event *e)
 {
-	if (s->ev_n == s->ev_cap) {
-		s->ev_start = (s->ev_start + 1) % s->ev_cap;
-		s->ev_n--;
+	if (s->evs.n == d->o.events) {
+		s->evs.start = (s->evs.start + 1) % s->evs.alloc;
+		s->evs.n--;
 	}
-	*event_at(s, s->ev_n++) = *e;
+	*event_at(s, s->evs.n++) = *e;
 }
 
-/* The scale this sample shows, if any: made, or (dry run) newly wanted. */
-static bool sample_event(struct event *e, struct scaler *s, const struct dash_sample *smp)
+/*
+ * The scale a decided sample shows, if any: made, or (dry run) newly
+ * wanted. *would: the scaler's last_would after it.
+ */
+static bool sample_event(struct event *e, int *would, const struct scaler *s,
+                         const struct dash_sample *smp)
 {
 	bool dry = smp->dry_run || (smp->mode && strcmp(smp->mode, "DryRun") == 0);
 
+	*would = 0;
 	if (smp->scaled && smp->desired != smp->current) {
 		*e = (struct event){smp->t, smp->current, smp->desired, true};
-		s->last_would = 0;
 		return true;
 	}
-	if (!smp->decided || !dry || smp->proposed == smp->current) {
-		if (smp->decided)
-			s->last_would = 0;
+	if (!dry || smp->proposed == smp->current)
 		return false;
-	}
+	*would = smp->proposed;
 	if (smp->proposed == s->last_would)
 		return false;
-	s->last_would = smp->proposed;
 	*e = (struct event){smp->t, smp->current, smp->proposed, false};
 	return true;
 }
@@ -573,77 +737,78 @@ static bool sample_event(struct event *e, struct scaler *s, const struct dash_sa
 enum fs_rc dash_publish(struct dash *d, const char *key, const struct dash_sample *smp,
                         struct fs_err *err)
 {
-	struct scaler *s;
-	struct point p = {0};
+	struct scaler *s, *made = NULL;
 	struct event e = {0};
 	struct out o;
-	bool fresh = false, has_event = false;
-	int how = POINT_ADDED;
+	char *status;
+	bool fresh, has_event = false;
+	int how = POINT_ADDED, would = 0;
 	enum fs_rc rc = FS_OK;
 
 	if (strlen(key) >= DASH_KEY_MAX)
 		return fs_fail(err, FS_EINVAL, "dashboard: key %.64s...: too long", key);
+	/* Rendered outside the lock: it is the sample's alone. */
+	status = status_json(smp);
+	if (!status)
+		return fs_fail(err, FS_ENOMEM, "out of memory");
 	pthread_mutex_lock(&d->mu);
 	s = strmap_get(&d->scalers, key);
-	if (!s) {
+	fresh = !s;
+	if (fresh) {
 		if (d->scalers.len >= d->o.scalers) {
 			rc = fs_fail(err, FS_ETOOLARGE, "dashboard: %zu scalers shown already",
 			             d->o.scalers);
 			goto out;
 		}
-		s = calloc(1, sizeof(*s));
-		if (s) {
-			s->pts = calloc(d->o.points, sizeof(*s->pts));
-			s->evs = calloc(d->o.events, sizeof(*s->evs));
-		}
-		if (!s || !s->pts || !s->evs ||
-		    strmap_put(&d->scalers, key, s, NULL, NULL) != FS_OK) {
-			scaler_free(s);
+		s = made = calloc(1, sizeof(*s));
+		if (!s) {
 			rc = fs_fail(err, FS_ENOMEM, "out of memory");
 			goto out;
 		}
-		str_fmt(s->key, sizeof(s->key), "%s", key);
-		s->cap = d->o.points;
-		s->ev_cap = d->o.events;
+		s->base = centis(smp->t);
 		s->spacing = MIN_SPACING_S;
-		fresh = true;
 	}
-	set_status(&s->st, smp);
+	/* Whatever may fail comes first: the store is unchanged then. */
 	if (smp->decided) {
-		int replicas = smp->scaled ? smp->desired : smp->current;
-
-		p = (struct point){
-		    .t = smp->t,
-		    .load = fl(smp->load),
-		    .forecast = fl(smp->forecast),
-		    .upper = fl(smp->upper),
-		    .lower = fl(smp->lower),
-		    .lead = fl(smp->lead_time),
-		    .capacity = fl(replicas * smp->target_per_replica),
-		    .replicas = replicas,
-		    .desired = smp->desired,
-		};
-		how = add_point(d, s, &p);
-		has_event = sample_event(&e, s, smp);
-		if (has_event)
-			add_event(s, &e);
+		has_event = sample_event(&e, &would, s, smp);
+		if ((!replaces(s) &&
+		     ring_reserve(&s->pts, sizeof(struct point), d->o.points) != FS_OK) ||
+		    (has_event &&
+		     ring_reserve(&s->evs, sizeof(struct event), d->o.events) != FS_OK)) {
+			rc = fs_fail(err, FS_ENOMEM, "out of memory");
+			goto out;
+		}
 	}
-	if (fresh || how == POINT_THINNED) {
+	if (made && strmap_put(&d->scalers, key, made, NULL, NULL) != FS_OK) {
+		rc = fs_fail(err, FS_ENOMEM, "out of memory");
+		goto out;
+	}
+	made = NULL;
+	free(s->status);
+	s->status = status;
+	status = NULL;
+	if (smp->decided) {
+		how = add_point(d, s, smp);
+		s->last_would = would;
+		if (has_event)
+			add_event(d, s, &e);
+	}
+	if (fresh || how == POINT_REWRITTEN) {
 		size_t max =
 		    SCALER_JSON_MAX + d->o.points * POINT_JSON_MAX + d->o.events * EVENT_JSON_MAX;
 
 		begin_locked(&o, d, "scaler", max);
 		put(&o, ",\"scaler\":");
-		put_scaler(&o, s);
+		put_scaler(&o, key, s);
 	} else {
 		begin_locked(&o, d, "sample", DELTA_MAX);
 		put(&o, ",\"key\":");
 		put_str(&o, key);
 		put(&o, ",\"status\":");
-		put_status(&o, &s->st);
+		put(&o, s->status);
 		put(&o, ",\"point\":");
 		if (smp->decided)
-			put_point(&o, &p);
+			put_point(&o, s->base, point_at(s, s->pts.n - 1));
 		else
 			put(&o, "null");
 		put(&o, ",\"replace\":");
@@ -657,6 +822,8 @@ enum fs_rc dash_publish(struct dash *d, const char *key, const struct dash_sampl
 	push_locked(d, &o);
 out:
 	pthread_mutex_unlock(&d->mu);
+	scaler_free(made);
+	free(status);
 	return rc;
 }
 
@@ -797,36 +964,44 @@ out:
 
 /* --- snapshots ------------------------------------------------------------------ */
 
+/* A scaler as a snapshot renders it: its key, its status and its rings (linear), copied. */
+struct shown {
+	char *key;
+	struct scaler s;
+};
+
 /* What a snapshot renders, copied under the lock so that rendering is not. */
 struct copy {
 	size_t n_scalers, n_budgets;
-	struct scaler *scalers; /* each with its own linear pts and evs */
+	struct shown *scalers;
 	struct budget *budgets; /* each with its own json */
 	bool failed;
 };
 
+static void shown_release(struct shown *sh)
+{
+	free(sh->key);
+	scaler_release(&sh->s);
+}
+
 static void copy_scaler(void *ctx, const char *key, void *value)
 {
 	struct copy *c = ctx;
-	struct scaler *s = value, *to = &c->scalers[c->n_scalers];
+	const struct scaler *s = value;
+	struct shown *to = &c->scalers[c->n_scalers];
 
-	(void)key;
-	*to = *s;
-	to->pts = malloc((s->n ? s->n : 1) * sizeof(*to->pts));
-	to->evs = malloc((s->ev_n ? s->ev_n : 1) * sizeof(*to->evs));
-	if (!to->pts || !to->evs) {
-		free(to->pts);
-		free(to->evs);
+	to->key = strdup(key);
+	to->s = *s;
+	to->s.status = strdup(s->status);
+	to->s.pts = (struct ring){ring_linear(&s->pts, sizeof(struct point), s->pts.n), s->pts.n, 0,
+	                          s->pts.n};
+	to->s.evs = (struct ring){ring_linear(&s->evs, sizeof(struct event), s->evs.n), s->evs.n, 0,
+	                          s->evs.n};
+	if (!to->key || !to->s.status || !to->s.pts.items || !to->s.evs.items) {
+		shown_release(to);
 		c->failed = true;
 		return;
 	}
-	for (size_t i = 0; i < s->n; i++)
-		to->pts[i] = *point_at(s, i);
-	for (size_t i = 0; i < s->ev_n; i++)
-		to->evs[i] = *event_at(s, i);
-	to->start = to->ev_start = 0;
-	to->cap = s->n ? s->n : 1;
-	to->ev_cap = s->ev_n ? s->ev_n : 1;
 	c->n_scalers++;
 }
 
@@ -845,9 +1020,9 @@ static void copy_budget(void *ctx, const char *key, void *value)
 	c->n_budgets++;
 }
 
-static int cmp_scaler(const void *a, const void *b)
+static int cmp_shown(const void *a, const void *b)
 {
-	return strcmp(((const struct scaler *)a)->key, ((const struct scaler *)b)->key);
+	return strcmp(((const struct shown *)a)->key, ((const struct shown *)b)->key);
 }
 
 static int cmp_budget(const void *a, const void *b)
@@ -883,7 +1058,7 @@ struct dash_msg *dash_snapshot(struct dash *d)
 	if (c.failed)
 		goto out;
 
-	qsort(c.scalers, c.n_scalers, sizeof(*c.scalers), cmp_scaler);
+	qsort(c.scalers, c.n_scalers, sizeof(*c.scalers), cmp_shown);
 	qsort(c.budgets, c.n_budgets, sizeof(*c.budgets), cmp_budget);
 	buf_init(&o.b, 4096 +
 	                   c.n_scalers * (SCALER_JSON_MAX + d->o.points * POINT_JSON_MAX +
@@ -898,7 +1073,7 @@ struct dash_msg *dash_snapshot(struct dash *d)
 	for (size_t i = 0; i < c.n_scalers; i++) {
 		if (i)
 			put(&o, ",");
-		put_scaler(&o, &c.scalers[i]);
+		put_scaler(&o, c.scalers[i].key, &c.scalers[i].s);
 	}
 	put(&o, "],\"budgets\":[");
 	for (size_t i = 0; i < c.n_budgets; i++) {
@@ -918,10 +1093,8 @@ struct dash_msg *dash_snapshot(struct dash *d)
 		pthread_mutex_unlock(&d->mu);
 	}
 out:
-	for (size_t i = 0; c.scalers && i < c.n_scalers; i++) {
-		free(c.scalers[i].pts);
-		free(c.scalers[i].evs);
-	}
+	for (size_t i = 0; c.scalers && i < c.n_scalers; i++)
+		shown_release(&c.scalers[i]);
 	for (size_t i = 0; c.budgets && i < c.n_budgets; i++)
 		free(c.budgets[i].json);
 	free(c.scalers);

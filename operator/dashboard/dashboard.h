@@ -9,9 +9,12 @@
  * waits for a browser.
  *
  * Per scaler it keeps the latest status (mode, replicas, limitedBy, the
- * decision's sentence, the conditions) and a ring of at most `points`
- * chart points: the first metric's observed load, its forecast one lead
- * time ahead with the band, and the capacity the replicas provide. Until
+ * decision's sentence, the conditions), rendered, and a ring of at most
+ * `points` chart points: the first metric's observed load, its forecast one
+ * lead time ahead with the band, and the capacity the replicas provide. The
+ * rings are allocated as they fill (doubling), so a young scaler or one
+ * evaluated rarely holds the points it has, not `points`. A point is kept
+ * in 20 bytes, as precise as a chart needs (below). Until
  * the ring is full every evaluation is a point; when it fills before it
  * covers `window_s`, every other point is dropped and the spacing between
  * points doubles (up to window_s / points), so a scaler evaluated every 2 s
@@ -30,10 +33,15 @@
  * The messages (JSON, one object each; a point is the array
  * [t, load, forecast, upper, lower, leadTime, capacity, replicas, desired],
  * an event [t, from, to, applied] with applied 0 for a dry run's "would
- * scale"; numbers that are not known are null):
+ * scale"; numbers that are not known, or infinite, are null. A point's t is
+ * in hundredths of a second; its load, forecast, upper, lower, leadTime and
+ * capacity are within 0.1 % (2^-10) of the value from 1.2e-7 to 1.1e12 in
+ * magnitude (smaller ones in steps of 2.3e-10, larger ones as 1.1e12); its
+ * replicas and desired are at most 65535 (the status has the numbers as published):
  *   {"type":"state","seq":N,"caps":{"points","events","windowSeconds"},
  *    "scalers":[SCALER...],"budgets":[BUDGET...]}
- *   {"type":"scaler","seq":N,"scaler":SCALER}   a new scaler, or its points thinned
+ *   {"type":"scaler","seq":N,"scaler":SCALER}   a new scaler, its points thinned or
+ *                                               restarted (a point 248 days from one kept)
  *   {"type":"sample","seq":N,"key":K,"status":{...},"point":P,"replace":B[,"event":E]}
  *   {"type":"forget","seq":N,"key":K}
  *   {"type":"budget","seq":N,"budget":BUDGET}

@@ -33,8 +33,8 @@ struct horizon {
 	double phisum; /* fc_phi_sum(phi, h) */
 	double *pend;  /* h forecasts; pend[pos] is the one for the next value */
 	size_t pos;
-	int16_t *err; /* the last FC_RESID_WINDOW errors over err_unit() of their forecast,
-	                 in steps of ERR_STEP (see quantize) */
+	int8_t *err;  /* the last FC_RESID_WINDOW errors over err_unit() of their forecast,
+	                 companded (see compand) */
 	size_t count; /* errors held */
 	size_t epos;  /* where the next error goes */
 };
@@ -162,13 +162,13 @@ static struct fc_state *state_new(enum fc_model model, size_t m, size_t hmax)
 	size_t hs[GRID_MAX], k = hmax ? grid(hs, hmax) : 0, npend = 0, i, bytes;
 	struct fc_state *st;
 	double *d;
-	int16_t *e;
+	int8_t *e;
 
 	for (i = 0; i < k; i++)
 		npend += hs[i];
 	/* One block: the state, its horizons, the season, the waiting forecasts, the errors. */
 	bytes = sizeof(*st) + k * sizeof(struct horizon) + (m + npend) * sizeof(double) +
-	        k * FC_RESID_WINDOW * sizeof(int16_t);
+	        k * FC_RESID_WINDOW * sizeof(int8_t);
 	st = calloc(1, bytes);
 	if (!st)
 		return NULL;
@@ -178,7 +178,7 @@ static struct fc_state *state_new(enum fc_model model, size_t m, size_t hmax)
 	d = (double *)(st->hz + k);
 	fc_core_setup(&st->core, model, m, d);
 	d += m;
-	e = (int16_t *)(d + npend);
+	e = (int8_t *)(d + npend);
 	for (i = 0; i < k; i++) {
 		size_t j;
 
@@ -218,6 +218,12 @@ bool fc_refit_due(const struct fc_state *st)
 	return !st->info.ready || st->info.updates >= st->refit_every;
 }
 
+void fc_spread_refit(struct fc_state *st, double share)
+{
+	if (share > 0 && share < 1)
+		st->refit_every -= (size_t)(share * (double)st->refit_every);
+}
+
 static void not_ready(struct fc_state *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -237,19 +243,34 @@ static double floor_of(const struct fc_state *st)
 }
 
 /*
- * A ring entry: an error over its unit, in steps of 1/2048, clamped to +-16
- * units (a forecast off by 16 times its own size is past every quantile a
- * bound uses). Two bytes instead of a float's four keep a long window cheap.
+ * A ring entry: an error over its unit in one byte, a sign and 127 steps of
+ * a logarithmic scale, |x| = ERR_A (e^(code / ERR_PER_E) - 1): each step
+ * about 5% above the one before (so a quantile read back is within 2.5% of
+ * its size), steps of 0.0014 near 0, and ERR_MAX at the top (a forecast off
+ * by 16 times its own size is past every quantile a bound uses). A long
+ * window costs a quarter of what floats would.
  */
-#define ERR_STEP (1.0 / 2048)
+#define ERR_MAX   16.0
+#define ERR_PER_E 20.0
+#define ERR_CODES 127
+#define ERR_A     (ERR_MAX / expm1(ERR_CODES / ERR_PER_E))
 
-static int16_t quantize(double x)
+static int8_t compand(double x)
 {
-	double q = round(x / ERR_STEP);
+	double c = round(ERR_PER_E * log1p(fabs(x) / ERR_A));
 
-	if (!(q > -INT16_MAX)) /* NaN too */
-		return isnan(q) ? 0 : -INT16_MAX;
-	return q < INT16_MAX ? (int16_t)q : INT16_MAX;
+	if (isnan(c))
+		return 0;
+	if (c > ERR_CODES)
+		c = ERR_CODES;
+	return (int8_t)(x < 0 ? -c : c);
+}
+
+static double expand(int code)
+{
+	double a = ERR_A * expm1(abs(code) / ERR_PER_E);
+
+	return code < 0 ? -a : a;
 }
 
 /* The size an error of forecast f is measured against (see choose_err_power). */
@@ -289,7 +310,7 @@ static void observe(struct fc_state *st, double y, struct tally *tl)
 			raw[hz->epos] = (float)e;
 			raw[FC_RESID_WINDOW + hz->epos] = (float)f;
 		} else {
-			hz->err[hz->epos] = quantize(e / err_unit(f, least, st->err_power));
+			hz->err[hz->epos] = compand(e / err_unit(f, least, st->err_power));
 		}
 		hz->epos = hz->epos + 1 == FC_RESID_WINDOW ? 0 : hz->epos + 1;
 		if (hz->count < FC_RESID_WINDOW)
@@ -352,27 +373,53 @@ void fc_update(struct fc_state *st, double y)
 	observe(st, y, NULL);
 }
 
-/* The bounds' quantiles of horizon i's relative errors: lo at 1-q, hi at q. */
+/*
+ * Of c values in order, the index of the q quantile: the ceil(q (c+1))-th
+ * smallest, so the next value stays below it with chance >= q. The 1-q
+ * quantile is the (c - 1 - that)-th.
+ */
+static size_t quantile_index(size_t c, double q)
+{
+	size_t k = (size_t)ceil(q * (double)(c + 1));
+
+	return k > c ? c - 1 : k - 1;
+}
+
 /* Of v[0..c): the q and 1-q quantiles (lo may be NULL). Reorders v. */
 static void quantiles_of(double *lo, double *hi, double *v, size_t c, double q)
 {
-	/* The ceil(q (c+1))-th smallest: the next error stays below it with chance >= q. */
-	size_t khi = (size_t)ceil(q * (double)(c + 1));
+	size_t khi = quantile_index(c, q);
 
-	khi = khi > c ? c - 1 : khi - 1;
 	*hi = select_kth(v, c, khi);
 	if (lo)
 		*lo = select_kth(v, c, c - 1 - khi);
 }
 
+/*
+ * The bounds' quantiles of horizon i's relative errors: lo at 1-q, hi at q.
+ * The codes keep the errors' order, so a count of each code finds them.
+ */
 static void error_quantiles(double *lo, double *hi, const struct fc_state *st, size_t i)
 {
-	double v[FC_RESID_WINDOW];
-	size_t c = st->hz[i].count;
+	const struct horizon *hz = &st->hz[i];
+	size_t count[2 * ERR_CODES + 1] = {0}, c = hz->count, khi, klo, seen = 0;
+	bool lo_found = false;
 
+	khi = quantile_index(c, st->info.quantile);
+	klo = c - 1 - khi;
 	for (size_t j = 0; j < c; j++)
-		v[j] = st->hz[i].err[j] * ERR_STEP;
-	quantiles_of(lo, hi, v, c, st->info.quantile);
+		count[hz->err[j] + ERR_CODES]++;
+	for (int code = -ERR_CODES; code <= ERR_CODES; code++) {
+		seen += count[code + ERR_CODES];
+		if (!lo_found && seen > klo) {
+			*lo = expand(code);
+			lo_found = true;
+		}
+		if (seen > khi) {
+			*hi = expand(code);
+			return;
+		}
+	}
 }
 
 /*
@@ -789,8 +836,8 @@ static enum fs_rc fit_one(struct fc_state **out, enum fc_model model, size_t m,
 		const float *raw = st->fit_raw + 2 * i * FC_RESID_WINDOW;
 
 		for (t = 0; t < st->hz[i].count; t++)
-			st->hz[i].err[t] = quantize(raw[t] / err_unit(raw[FC_RESID_WINDOW + t],
-			                                              floor_of(st), st->err_power));
+			st->hz[i].err[t] = compand(raw[t] / err_unit(raw[FC_RESID_WINDOW + t],
+			                                             floor_of(st), st->err_power));
 	}
 	free(st->fit_raw);
 	st->fit_raw = NULL;

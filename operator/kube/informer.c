@@ -29,6 +29,7 @@ struct entry {
 struct kube_informer {
 	struct kube_client *client;
 	char *path, *label_selector, *field_selector, *name;
+	char **keep; /* NULL: whole objects; else the paths cached (NULL-terminated) */
 	unsigned page_size, resync_seconds;
 	size_t max_objects, max_event_bytes;
 	struct kube_informer_handlers handlers;
@@ -38,6 +39,7 @@ struct kube_informer {
 	struct strmap cache;
 	bool synced;
 	char failing[256]; /* why the last LIST or WATCH failed; "" since one succeeded */
+	enum fs_rc failing_rc;
 	struct kube_informer_stats stats;
 
 	pthread_mutex_t handler_mu; /* one handler call at a time */
@@ -91,20 +93,84 @@ enum fs_rc kube_object_key(char *out, size_t size, json_object *obj, struct fs_e
 	return FS_OK;
 }
 
-/* The cache form of an object: managedFields dropped, compact JSON. NULL on OOM. */
-static struct entry *entry_of(json_object *obj)
+/* Copies obj's value at the dotted `path` into `into`, making the objects on the way. */
+static void keep_path(json_object *into, json_object *obj, const char *path)
+{
+	char part[128];
+	const char *dot = strchr(path, '.');
+	size_t len = dot ? (size_t)(dot - path) : strlen(path);
+	json_object *v, *sub;
+
+	if (len >= sizeof(part) || !json_object_is_type(obj, json_type_object))
+		return;
+	memcpy(part, path, len);
+	part[len] = '\0';
+	if (!json_object_object_get_ex(obj, part, &v))
+		return;
+	if (!dot) {
+		json_object_object_add(into, part, json_object_get(v));
+		return;
+	}
+	if (!json_object_object_get_ex(into, part, &sub)) {
+		sub = json_object_new_object();
+		if (!sub || json_object_object_add(into, part, sub) != 0) {
+			json_object_put(sub);
+			return;
+		}
+	}
+	keep_path(sub, v, dot + 1);
+}
+
+/* Of obj, only what the informer keeps: metadata's identity and `keep`. NULL on OOM. */
+static json_object *pruned(const struct kube_informer *inf, json_object *obj)
+{
+	/* Not apiVersion and kind: a LIST's items have none. */
+	static const char *const identity[] = {"metadata.name",       "metadata.namespace",
+	                                       "metadata.uid",        "metadata.resourceVersion",
+	                                       "metadata.generation", "metadata.deletionTimestamp"};
+	json_object *out = json_object_new_object();
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < sizeof(identity) / sizeof(identity[0]); i++)
+		keep_path(out, obj, identity[i]);
+	for (char **k = inf->keep; *k; k++)
+		keep_path(out, obj, *k);
+	return out;
+}
+
+/*
+ * The cache form of an object, compact JSON without what nothing here reads
+ * and what is often most of an object: managedFields, and kubectl apply's
+ * copy of the whole object in an annotation; with `keep`, only those paths.
+ * NULL on OOM.
+ */
+static struct entry *entry_of(const struct kube_informer *inf, json_object *obj)
 {
 	struct entry *e = calloc(1, sizeof(*e));
-	json_object *meta;
+	json_object *meta, *notes, *small = NULL;
 	const char *rv = meta_str(obj, "resourceVersion");
 
 	if (!e)
 		return NULL;
-	if (json_object_object_get_ex(obj, "metadata", &meta))
+	if (inf->keep && !(obj = small = pruned(inf, obj))) {
+		free(e);
+		return NULL;
+	}
+	if (json_object_object_get_ex(obj, "metadata", &meta)) {
 		json_object_object_del(meta, "managedFields");
+		if (json_object_object_get_ex(meta, "annotations", &notes) &&
+		    json_object_is_type(notes, json_type_object)) {
+			json_object_object_del(notes,
+			                       "kubectl.kubernetes.io/last-applied-configuration");
+			if (json_object_object_length(notes) == 0)
+				json_object_object_del(meta, "annotations");
+		}
+	}
 	e->rv = strdup(rv ? rv : "");
 	e->json = strdup(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
 	                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(small);
 	if (!e->rv || !e->json) {
 		entry_free(e);
 		return NULL;
@@ -131,6 +197,16 @@ enum fs_rc kube_informer_new(struct kube_informer **out, struct kube_client *cli
 	inf->label_selector = str_dup_opt(opts->label_selector, &ok);
 	inf->field_selector = str_dup_opt(opts->field_selector, &ok);
 	inf->name = str_dup_opt(opts->name ? opts->name : opts->path, &ok);
+	if (opts->keep) {
+		size_t n = 0;
+
+		while (opts->keep[n])
+			n++;
+		inf->keep = calloc(n + 1, sizeof(*inf->keep));
+		ok = ok && inf->keep;
+		for (size_t i = 0; inf->keep && i < n; i++)
+			inf->keep[i] = str_dup_opt(opts->keep[i], &ok);
+	}
 	inf->page_size = opts->page_size ? opts->page_size : DEFAULT_PAGE_SIZE;
 	inf->resync_seconds = opts->resync_seconds;
 	inf->max_objects = opts->max_objects ? opts->max_objects : DEFAULT_MAX_OBJECTS;
@@ -255,7 +331,7 @@ static bool fill_item(void *ctx, json_object *item)
 		f->dropped++;
 		return true;
 	}
-	e = entry_of(item);
+	e = entry_of(f->inf, item);
 	if (!e || strmap_put(&f->fresh, key, e, &old, NULL) != FS_OK) {
 		entry_free(e);
 		f->oom = true;
@@ -343,6 +419,7 @@ static enum fs_rc relist(struct kube_informer *inf, struct fs_err *err)
 	inf->stats.dropped += fill.dropped;
 	inf->synced = true;
 	inf->failing[0] = '\0';
+	inf->failing_rc = FS_OK;
 	pthread_cond_broadcast(&inf->changed);
 	pthread_mutex_unlock(&inf->mu);
 	free(inf->rv);
@@ -371,7 +448,7 @@ static bool on_watch_event(void *ctx, const char *type, json_object *obj)
 	if (strcmp(type, "BOOKMARK") == 0 || kube_object_key(key, sizeof(key), obj, NULL) != FS_OK)
 		return !atomic_load(&inf->stop);
 	if (!deleted) {
-		e = entry_of(obj);
+		e = entry_of(inf, obj);
 		if (!e) {
 			log_error("informer %s: out of memory caching %s", inf->name, key);
 			return !atomic_load(&inf->stop);
@@ -426,6 +503,7 @@ static void failed(struct kube_informer *inf, const char *what, const struct fs_
 	pthread_mutex_lock(&inf->mu);
 	inf->stats.failures++;
 	snprintf(inf->failing, sizeof(inf->failing), "%s failed: %.200s", what, err->msg);
+	inf->failing_rc = err->rc;
 	pthread_mutex_unlock(&inf->mu);
 	log_warn("informer %s: %s failed (retrying in %ld ms): %s", inf->name, what, delay,
 	         err->msg);
@@ -614,6 +692,16 @@ bool kube_informer_healthy(struct kube_informer *inf, char *why, size_t why_size
 	return healthy;
 }
 
+enum fs_rc kube_informer_failure(struct kube_informer *inf)
+{
+	enum fs_rc rc;
+
+	pthread_mutex_lock(&inf->mu);
+	rc = inf->failing_rc;
+	pthread_mutex_unlock(&inf->mu);
+	return rc;
+}
+
 bool kube_informer_wait_synced(struct kube_informer *inf, long timeout_ms)
 {
 	struct timespec until;
@@ -656,6 +744,9 @@ void kube_informer_free(struct kube_informer *inf)
 	free(inf->label_selector);
 	free(inf->field_selector);
 	free(inf->name);
+	for (char **k = inf->keep; k && *k; k++)
+		free(*k);
+	free(inf->keep);
 	free(inf->rv);
 	free(inf);
 }

@@ -17,6 +17,7 @@
  *    the caller re-evaluates periodically even when nothing changes.
  *
  * The cache holds each object as compact JSON text with metadata.managedFields
+ * and the kubectl.kubernetes.io/last-applied-configuration annotation
  * stripped (they are large and of no use to a controller), keyed by
  * "namespace/name" ("name" for cluster-scoped kinds), and at most
  * `max_objects` of them.
@@ -62,6 +63,14 @@ struct kube_informer_opts {
 	size_t max_objects;         /* cache cap; default 100 000 */
 	size_t max_event_bytes;     /* cap on one watch event; default 16 MiB */
 	const char *name;           /* for logs; default the path */
+	/*
+	 * NULL: objects are cached whole (but see above). Else a NULL-terminated
+	 * list of dotted paths ("spec.replicas"): only those are cached, with
+	 * metadata's name, namespace, uid, resourceVersion, generation and
+	 * deletionTimestamp; a cache of many large objects of
+	 * which a few fields are read stays small. Handlers still get whole objects.
+	 */
+	const char *const *keep;
 };
 
 void kube_informer_opts_init(struct kube_informer_opts *opts);
@@ -89,6 +98,9 @@ bool kube_informer_synced(struct kube_informer *inf);
  * in `why` ("informer NAME: WATCH failed: ...").
  */
 bool kube_informer_healthy(struct kube_informer *inf, char *why, size_t why_size);
+
+/* The code of the failure kube_informer_healthy reports (FS_EAUTH: 401/403); FS_OK if none. */
+enum fs_rc kube_informer_failure(struct kube_informer *inf);
 
 /* Stops the threads and waits for them (in-flight handlers finish). */
 void kube_informer_stop(struct kube_informer *inf);

@@ -112,13 +112,28 @@ current-context: sa
 EOF
 }
 
+# Deployment web in APP with a scaler on GAUGE (at 50), and the operator for
+# APP out of cluster as the account; sets OP_PORT.
+run_as_account() { # ns sa app gauge [run args...]
+	local kc="$WORK/sa.kubeconfig"
+	sa_kubeconfig "$1" "$2" "$kc"
+	"$KUBECTL" -n "$3" create deployment web --image=nginx --replicas=1 >/dev/null
+	echo 50 >"$LOAD_DIR/$4"
+	apply_scaler "$3" web "$4" Auto
+	wait_for_series "$4"
+	OP_PORT=$(free_port)
+	"$FORESIGHT" run --kubeconfig "$kc" --namespace "$3" --prometheus-url "$PROM_URL" \
+		--listen "127.0.0.1:$OP_PORT" "${@:5}" >"$WORK/operator.log" 2>&1 &
+	echo $! >>"$WORK/pids"
+}
+
 # What the account may do: "yes" or "no" from the apiserver itself.
 can_i() { # ns sa verb resource [kubectl args...]
 	"$KUBECTL" auth can-i "$3" "$4" --as "system:serviceaccount:$1:$2" "${@:5}" 2>/dev/null || true
 }
 
 test_chart_rbac_is_enough_to_scale_and_no_more() {
-	local rel=rbac$RANDOM ops app other sa kc
+	local rel=rbac$RANDOM ops app other sa
 	# shellcheck source=/dev/null
 	source "$REPO/tests/e2e/test_operator.sh" # apply_scaler, replicas_of
 	setup_operator_env
@@ -134,6 +149,7 @@ test_chart_rbac_is_enough_to_scale_and_no_more() {
 	assert_eq "$(can_i "$ops" "$sa" patch deployments.apps/web -n "$app" --subresource=scale)" yes
 	assert_eq "$(can_i "$ops" "$sa" patch forecastscalers.autoscaling.foresight.dev/web -n "$app" --subresource=status)" yes
 	assert_eq "$(can_i "$ops" "$sa" create events.events.k8s.io -n "$app")" yes
+	assert_eq "$(can_i "$ops" "$sa" watch deployments.apps -n "$app")" yes
 	assert_eq "$(can_i "$ops" "$sa" get secrets/prom-token -n "$app")" yes
 	assert_eq "$(can_i "$ops" "$sa" update leases.coordination.k8s.io/foresight -n "$ops")" yes
 	# ... and nothing else.
@@ -143,21 +159,12 @@ test_chart_rbac_is_enough_to_scale_and_no_more() {
 	assert_eq "$(can_i "$ops" "$sa" delete deployments.apps/web -n "$app")" no
 	assert_eq "$(can_i "$ops" "$sa" update deployments.apps/web -n "$app")" no
 	assert_eq "$(can_i "$ops" "$sa" patch deployments.apps/web -n "$other" --subresource=scale)" no
+	assert_eq "$(can_i "$ops" "$sa" watch deployments.apps -n "$other")" no
 	assert_eq "$(can_i "$ops" "$sa" update leases.coordination.k8s.io/foresight -n "$other")" no
 	assert_eq "$(can_i "$ops" "$sa" update leases.coordination.k8s.io/other -n "$ops")" no
 	assert_eq "$(can_i "$ops" "$sa" patch forecastscalers.autoscaling.foresight.dev/web -n "$app")" no
 	# The operator, out of cluster as that account, through a scale-up and a scale-down.
-	kc="$WORK/sa.kubeconfig"
-	sa_kubeconfig "$ops" "$sa" "$kc"
-	"$KUBECTL" -n "$app" create deployment web --image=nginx --replicas=1 >/dev/null
-	echo 50 >"$LOAD_DIR/web_rps"
-	apply_scaler "$app" web web_rps Auto
-	wait_for_series web_rps
-	OP_PORT=$(free_port)
-	"$FORESIGHT" run --kubeconfig "$kc" --namespace "$app" --prometheus-url "$PROM_URL" \
-		--listen "127.0.0.1:$OP_PORT" --leader-elect --leader-election-namespace "$ops" \
-		>"$WORK/operator.log" 2>&1 &
-	echo $! >>"$WORK/pids"
+	run_as_account "$ops" "$sa" "$app" web_rps --leader-elect --leader-election-namespace "$ops"
 	echo 450 >"$LOAD_DIR/web_rps"
 	wait_until 60 '[ "$(replicas_of "$app" web)" = 5 ]'
 	wait_until 30 '[ "$(fs_field "$app" web "{.status.desiredReplicas}")" = 5 ]'
@@ -170,4 +177,36 @@ test_chart_rbac_is_enough_to_scale_and_no_more() {
 	if grep -Ei 'forbidden|403' "$WORK/operator.log"; then
 		fail "the operator was refused something it needs"
 	fi
+}
+
+# RBAC without list/watch on Deployments (a hand-made role, or an older
+# chart's): the operator says so once, stops asking, and reads /scale with a
+# GET; it still scales.
+test_chart_rbac_without_watch_on_targets_falls_back_to_get() {
+	local rel=nowatch$RANDOM ops app sa refused denied
+	# shellcheck source=/dev/null
+	source "$REPO/tests/e2e/test_operator.sh" # apply_scaler, replicas_of
+	setup_operator_env
+	ops=$(new_namespace)
+	app=$(new_namespace)
+	sa="$rel-foresight"
+	defer "'$HELM' uninstall '$rel' -n '$ops'"
+	"$HELM" install "$rel" "$CHART" -n "$ops" --set "watchNamespaces={$app}" \
+		--set replicaCount=0 >/dev/null
+	"$KUBECTL" get clusterrole "$sa" -o json |
+		jq '(.rules[] | select(.resources == ["deployments", "statefulsets", "replicasets"]) | .verbs) = ["get"]' |
+		"$KUBECTL" replace -f - >/dev/null
+	wait_until 10 '[ "$(can_i "$ops" "$sa" watch deployments.apps -n "$app")" = no ]'
+	run_as_account "$ops" "$sa" "$app" nowatch_rps
+	echo 450 >"$LOAD_DIR/nowatch_rps"
+	wait_until 60 '[ "$(replicas_of "$app" web)" = 5 ]'
+	refused=$(grep -c "informer targets deployments: LIST failed" "$WORK/operator.log")
+	sleep 10
+	grep -E "informer targets|not allowed" "$WORK/operator.log" || true
+	denied=$(grep -c "not allowed to list and watch deployments in $app: their scale is read with a GET" "$WORK/operator.log")
+	assert_eq "$denied" 1 "warnings that the watch is not allowed"
+	# It stopped asking: no refused LIST since.
+	assert_eq "$(grep -c "informer targets deployments: LIST failed" "$WORK/operator.log")" "$refused" \
+		"refused LISTs 10 s later"
+	curl -sf "http://127.0.0.1:$OP_PORT/readyz" >/dev/null || fail "not ready without the watch"
 }

@@ -59,6 +59,56 @@ test_informer_recovers_from_apiserver_kill() {
 	wait_until 10 '[ "$(probe_cache "$cache")" = "$(fresh_list "$ns")" ]'
 }
 
+test_informer_cache_strips_managed_fields_and_last_applied() {
+	local ns objects="$WORK/objects" applied plain
+	ns=$(new_namespace)
+	"$KUBECTL" -n "$ns" apply -f - <<EOF
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: applied, annotations: {team: web}}
+data: {a: b}
+EOF
+	"$KUBECTL" -n "$ns" create configmap plain --from-literal=c=d
+	# What the server holds: both, so the test below can fail.
+	assert_contains "$("$KUBECTL" -n "$ns" get configmap applied -o json --show-managed-fields |
+		jq -c '[(.metadata.managedFields | length > 0),
+			(.metadata.annotations | has("kubectl.kubernetes.io/last-applied-configuration"))]')" \
+		'[true,true]'
+	"$PROBE" informer --path "/api/v1/namespaces/$ns/configmaps" --out "$WORK/cache" \
+		--objects "$objects" 2>"$WORK/probe.log" &
+	echo $! >>"$WORK/pids"
+	wait_until 20 '[ "$(jq -r '"'"'select(.metadata.name == "plain") | .data.c'"'"' "$objects" 2>/dev/null)" = d ]'
+	applied=$(jq -c 'select(.metadata.name == "applied")' "$objects")
+	plain=$(jq -c 'select(.metadata.name == "plain")' "$objects")
+	echo "cached: $applied"
+	assert_eq "$(echo "$applied" | jq -c '[.metadata.annotations, .data, (.metadata | has("managedFields"))]')" \
+		'[{"team":"web"},{"a":"b"},false]'
+	assert_eq "$(echo "$plain" | jq -c '[(.metadata | has("annotations")), (.metadata | has("managedFields"))]')" \
+		'[false,false]'
+}
+
+# kube_informer_opts.keep: only identity and the kept paths are cached.
+test_informer_cache_keeps_only_the_paths_asked_for() {
+	local ns objects="$WORK/objects" cached
+	ns=$(new_namespace)
+	"$KUBECTL" -n "$ns" create deployment web --image=nginx --replicas=2
+	"$PROBE" informer --path "/apis/apps/v1/namespaces/$ns/deployments" --out "$WORK/cache" \
+		--objects "$objects" --keep spec.replicas --keep status.readyReplicas \
+		--keep spec.missing.path 2>"$WORK/probe.log" &
+	echo $! >>"$WORK/pids"
+	wait_until 20 '[ -s "$objects" ]'
+	cached=$(head -1 "$objects")
+	echo "cached: $cached"
+	assert_eq "$(echo "$cached" | jq -c '[.metadata.name, .spec]')" '["web",{"replicas":2}]'
+	assert_eq "$(echo "$cached" | jq -c '[keys, (.metadata | keys)]')" \
+		'[["metadata","spec","status"],["generation","name","namespace","resourceVersion","uid"]]'
+	assert_eq "$(echo "$cached" | jq -r '.metadata.resourceVersion')" \
+		"$("$KUBECTL" -n "$ns" get deployment web -o jsonpath='{.metadata.resourceVersion}')"
+	[ "${#cached}" -lt 400 ] || fail "a pruned Deployment takes ${#cached} bytes"
+	"$KUBECTL" -n "$ns" scale deployment web --replicas=5
+	wait_until 20 '[ "$(jq -r .spec.replicas "$objects")" = 5 ]'
+}
+
 test_list_paginates_1200_objects() {
 	local ns out
 	ns=$(new_namespace)

@@ -518,3 +518,52 @@ test_lead_time_auto_is_learned_from_scale_up_to_ready() {
 	grep -q "replicas ready .* after the scale-up; learned lead time" "$WORK/operator.log" ||
 		fail "the operator did not log the measurement"
 }
+
+# The operator's requests about Deployments in NS, from the audit log, as
+# "verb resource/subresource" lines.
+deployment_requests() { # ns
+	grep -F "\"namespace\":\"$1\"" "$AUDIT_LOG" | jq -R -r 'fromjson? |
+		select(.stage == "ResponseComplete" and ((.userAgent // "") | startswith("foresight/")) and
+		       .objectRef.resource == "deployments") |
+		"\(.verb) \(.objectRef.resource)/\(.objectRef.subresource // "")"'
+}
+
+# The target's replicas come from a watch of Deployments, not from a GET of
+# /scale at every evaluation (the audit log says which); a scale made by
+# someone else is seen at the next evaluation, and the operator never scales
+# twice for one decision from a cache a moment behind its own write.
+test_targets_are_watched_not_polled() {
+	local ns evals0 evals requests
+	setup_operator_env
+	ns=$(new_namespace)
+	echo 250 >"$LOAD_DIR/watched_rps"
+	"$KUBECTL" -n "$ns" create deployment web --image=nginx --replicas=1 >/dev/null
+	wait_for_series watched_rps
+	apply_scaler "$ns" web watched_rps Auto
+	start_operator "$ns"
+	wait_until 30 '[ "$(replicas_of "$ns" web)" = 3 ]'
+	evals0=$(curl -sf "http://127.0.0.1:$OP_PORT/metrics" |
+		awk '$1 == "foresight_reconcile_duration_seconds_count" {print $2}')
+	sleep 16
+	# Someone else scales it: the next evaluations see it and scale back.
+	"$KUBECTL" -n "$ns" scale deployment web --replicas=6
+	wait_until 20 '[ "$(replicas_of "$ns" web)" = 3 ]'
+	sleep 6
+	evals=$(curl -sf "http://127.0.0.1:$OP_PORT/metrics" |
+		awk -v e0="$evals0" '$1 == "foresight_reconcile_duration_seconds_count" {print $2 - e0}')
+	grep -E "Scaled Deployment/web" "$WORK/operator.log" | sed 's/^.*: Scaled/Scaled/'
+	assert_eq "$(grep -c 'Scaled Deployment/web from 6 to 3' "$WORK/operator.log")" 1 "scales back"
+	# The audit log is written in batches: wait for the last scale in it.
+	wait_until 20 '[ "$(deployment_requests "$ns" | grep -c "^patch deployments/scale")" -ge 2 ]'
+	requests=$(deployment_requests "$ns" | sort | uniq -c)
+	echo "$evals evaluations after the first scale; the operator's requests on Deployments:"
+	echo "$requests"
+	[ "$evals" -ge 10 ] || fail "only $evals evaluations"
+	assert_eq "$(deployment_requests "$ns" | grep -c '^patch deployments/scale')" 2 "scale writes"
+	assert_contains "$requests" "list deployments/"
+	# The watch's LIST above (the watch itself is audited only when it ends); a
+	# GET of /scale only before the watch had synced and after one of its own
+	# scales if the watch had not shown it yet: at most 3, not one an evaluation.
+	[ "$(deployment_requests "$ns" | grep -c '^get deployments/scale')" -le 3 ] ||
+		fail "the operator polled /scale: $(deployment_requests "$ns" | grep -c '^get deployments/scale') GETs"
+}

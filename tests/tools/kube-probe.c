@@ -2,11 +2,14 @@
  * kube-probe: drives the project's Kubernetes client core against a real
  * API server, for the end-to-end tests.
  *
- *   kube-probe informer --path P [--out FILE] [--resync S]
+ *   kube-probe informer --path P [--out FILE] [--objects FILE] [--resync S]
+ *                       [--keep PATH ...]
  *       runs an informer on the collection P and, after every change, writes
  *       FILE: one "key resourceVersion" line per cached object (sorted), then
  *       "# lists N gone N watches N failures N events N adds N updates N
- *       deletes N". Runs until SIGTERM.
+ *       deletes N"; and the --objects FILE: the cached objects as the cache
+ *       holds them, one JSON text a line, sorted by key; --keep: the paths
+ *       the cache keeps (kube_informer_opts.keep). Runs until SIGTERM.
  *   kube-probe list --path P [--limit N]
  *       lists P page by page; prints "items N pages N".
  *   kube-probe conflict --path OBJ --annotate K=V [--stale-writes N]
@@ -48,8 +51,10 @@ static void on_signal(int sig)
 }
 
 struct options {
-	const char *kubeconfig, *context, *path, *out, *annotate, *patch_type, *body,
+	const char *kubeconfig, *context, *path, *out, *objects, *annotate, *patch_type, *body,
 	    *field_manager;
+	const char *keep[9]; /* NULL-terminated */
+	size_t n_keep;
 	unsigned limit, repeat, stale_writes, resync, retries;
 	double interval, qps;
 };
@@ -58,7 +63,7 @@ struct options {
 
 struct informer_state {
 	struct kube_informer *inf;
-	const char *out;
+	const char *out, *objects;
 	atomic_ulong adds, updates, deletes;
 	atomic_bool dirty;
 };
@@ -94,13 +99,13 @@ static void count_delete(void *ctx, json_object *obj)
 struct lines {
 	char **v;
 	size_t n, cap;
+	bool json; /* the objects' JSON texts, not "key rv" */
 };
 
 static void collect(void *ctx, const char *key, const char *rv, const char *json)
 {
 	struct lines *l = ctx;
 
-	(void)json;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
 		char **v = realloc(l->v, cap * sizeof(*v));
@@ -110,13 +115,37 @@ static void collect(void *ctx, const char *key, const char *rv, const char *json
 		l->v = v;
 		l->cap = cap;
 	}
-	if (asprintf(&l->v[l->n], "%s %s", key, rv) >= 0)
+	/* "key\tjson" sorts by key; the key is cut off when written. */
+	if ((l->json ? asprintf(&l->v[l->n], "%s\t%s", key, json)
+	             : asprintf(&l->v[l->n], "%s %s", key, rv)) >= 0)
 		l->n++;
 }
 
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Writes the cached objects' JSON to s->objects atomically (tmp + rename). */
+static void dump_objects(struct informer_state *s)
+{
+	struct lines l = {.json = true};
+	char tmp[4096];
+	FILE *f;
+
+	kube_informer_foreach(s->inf, collect, &l);
+	qsort(l.v, l.n, sizeof(*l.v), cmp_str);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", s->objects);
+	f = fopen(tmp, "w");
+	if (f) {
+		for (size_t i = 0; i < l.n; i++)
+			fprintf(f, "%s\n", strchr(l.v[i], '\t') + 1);
+		fclose(f);
+		rename(tmp, s->objects);
+	}
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i]);
+	free(l.v);
 }
 
 /* Writes the cache and counters to s->out atomically (tmp + rename). */
@@ -147,11 +176,13 @@ static void dump(struct informer_state *s)
 	for (size_t i = 0; i < l.n; i++)
 		free(l.v[i]);
 	free(l.v);
+	if (s->objects)
+		dump_objects(s);
 }
 
 static int run_informer(struct kube_client *c, const struct options *o)
 {
-	struct informer_state s = {.out = o->out ? o->out : "/dev/stdout"};
+	struct informer_state s = {.out = o->out ? o->out : "/dev/stdout", .objects = o->objects};
 	struct kube_informer_handlers h = {count_add, count_update, count_delete, &s};
 	struct kube_informer_opts io;
 	struct kube_informer_stats last = {0};
@@ -160,6 +191,7 @@ static int run_informer(struct kube_client *c, const struct options *o)
 	kube_informer_opts_init(&io);
 	io.path = o->path;
 	io.resync_seconds = o->resync;
+	io.keep = o->n_keep ? o->keep : NULL;
 	if (kube_informer_new(&s.inf, c, &io, &h, &err) != FS_OK ||
 	    kube_informer_start(s.inf, &err) != FS_OK) {
 		log_error("kube-probe: %s", err.msg);
@@ -379,7 +411,8 @@ static int run_get(struct kube_client *c, const struct options *o)
 static void usage(FILE *f)
 {
 	fputs("Usage: kube-probe informer|list|conflict|seed|patch|get --path PATH [options]\n"
-	      "  --kubeconfig FILE --context NAME --out FILE --resync SECONDS --limit N\n"
+	      "  --kubeconfig FILE --context NAME --out FILE --objects FILE --keep PATH\n"
+	      "  --resync SECONDS --limit N\n"
 	      "  --count N --qps Q (<= 0: no client-side limit) --retries N\n"
 	      "  --type merge|json|apply --body JSON --field-manager NAME\n"
 	      "  --annotate K=V --stale-writes N --repeat N --interval SECONDS\n",
@@ -393,6 +426,8 @@ int main(int argc, char **argv)
 	    {"context", required_argument, NULL, 'c'},
 	    {"path", required_argument, NULL, 'p'},
 	    {"out", required_argument, NULL, 'o'},
+	    {"objects", required_argument, NULL, 'O'},
+	    {"keep", required_argument, NULL, 'K'},
 	    {"limit", required_argument, NULL, 'l'},
 	    {"annotate", required_argument, NULL, 'a'},
 	    {"stale-writes", required_argument, NULL, 's'},
@@ -438,6 +473,16 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			o.out = optarg;
+			break;
+		case 'O':
+			o.objects = optarg;
+			break;
+		case 'K':
+			if (o.n_keep + 1 >= sizeof(o.keep) / sizeof(o.keep[0])) {
+				fputs("kube-probe: at most 8 --keep\n", stderr);
+				return 2;
+			}
+			o.keep[o.n_keep++] = optarg;
 			break;
 		case 'l':
 			o.limit = (unsigned)strtoul(optarg, NULL, 10);

@@ -101,7 +101,8 @@ static json_object *snapshot_json(struct dash *d)
 
 static json_object *latest_json(struct dash *d);
 
-static void rings_stay_capped_and_thin_out_to_cover_the_window(void **state)
+/* A ring of `points`: 16 is its first allocation, 100 is reached by doubling it. */
+static void ring_stays_capped_and_thins_out(size_t points)
 {
 	struct dash_opts o;
 	struct dash *d;
@@ -109,9 +110,8 @@ static void rings_stay_capped_and_thin_out_to_cover_the_window(void **state)
 	double first, last, prev;
 	size_t n;
 
-	(void)state;
 	dash_opts_init(&o);
-	o.points = 16;
+	o.points = points;
 	o.window_s = 600; /* thinned while a full ring covers less than 300 s */
 	assert_int_equal(dash_new(&d, &o, NULL), FS_OK);
 	for (int i = 0; i < 5000; i++) {
@@ -124,7 +124,7 @@ static void rings_stay_capped_and_thin_out_to_cover_the_window(void **state)
 			assert_non_null(s);
 			pts = get(s, "points");
 			n = json_object_array_length(pts);
-			assert_true(n >= 1 && n <= 16);
+			assert_true(n >= 1 && n <= points);
 			/* Oldest first, the newest point is the last sample. */
 			prev = -1;
 			for (size_t k = 0; k < n; k++) {
@@ -146,7 +146,7 @@ static void rings_stay_capped_and_thin_out_to_cover_the_window(void **state)
 	    json_object_get_double(json_object_array_get_idx(json_object_array_get_idx(pts, 0), 0));
 	last = json_object_get_double(
 	    json_object_array_get_idx(json_object_array_get_idx(pts, n - 1), 0));
-	/* 16 points cover at least half the window, not 16 samples of 2 s. */
+	/* The points cover at least half the window, not as many samples of 2 s. */
 	assert_true(last - first >= 300 - 2 * json_object_get_double(get(s, "spacing")));
 	assert_true(last - first <= 600 + 2 * json_object_get_double(get(s, "spacing")));
 	assert_true(json_object_get_double(get(s, "spacing")) > 2);
@@ -154,30 +154,48 @@ static void rings_stay_capped_and_thin_out_to_cover_the_window(void **state)
 	dash_free(d);
 }
 
+static void rings_stay_capped_and_thin_out_to_cover_the_window(void **state)
+{
+	(void)state;
+	ring_stays_capped_and_thins_out(16);
+	ring_stays_capped_and_thins_out(100);
+}
+
 static void samples_that_cover_the_window_drop_the_oldest(void **state)
 {
-	struct dash_opts o;
-	struct dash *d;
-	json_object *st, *pts;
+	/* 8 fits the first allocation; 40 is reached by doubling it (16, 32, 40). */
+	static const int caps[] = {8, 40};
 
 	(void)state;
-	dash_opts_init(&o);
-	o.points = 8;
-	o.window_s = 60; /* 8 samples 30 s apart cover more than half of it: never thinned */
-	assert_int_equal(dash_new(&d, &o, NULL), FS_OK);
-	for (int i = 0; i < 20; i++) {
-		struct dash_sample smp = sample(30.0 * i, i, 1, 1);
+	for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
+		struct dash_opts o;
+		struct dash *d;
+		json_object *st, *pts;
+		int cap = caps[c];
 
-		assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
+		dash_opts_init(&o);
+		o.points = (size_t)cap;
+		o.window_s = 60; /* samples 30 s apart cover more than half of it: never thinned */
+		assert_int_equal(dash_new(&d, &o, NULL), FS_OK);
+		for (int i = 0; i < cap + 12; i++) {
+			struct dash_sample smp = sample(30.0 * i, i, 1, 1);
+
+			assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
+		}
+		st = latest_json(d);
+		pts = get(state_scaler(st, "a/x"), "points");
+		assert_int_equal(json_object_array_length(pts), cap);
+		for (int k = 0; k < cap; k++) {
+			json_object *p = json_object_array_get_idx(pts, (size_t)k);
+
+			assert_true(json_object_get_double(json_object_array_get_idx(p, 0)) ==
+			            30.0 * (12 + k));
+			assert_int_equal(json_object_get_int(json_object_array_get_idx(p, 1)),
+			                 12 + k);
+		}
+		json_object_put(st);
+		dash_free(d);
 	}
-	st = latest_json(d);
-	pts = get(state_scaler(st, "a/x"), "points");
-	assert_int_equal(json_object_array_length(pts), 8);
-	for (int k = 0; k < 8; k++)
-		assert_true(json_object_get_double(json_object_array_get_idx(
-		                json_object_array_get_idx(pts, (size_t)k), 0)) == 30.0 * (12 + k));
-	json_object_put(st);
-	dash_free(d);
 }
 
 static void scale_events_are_recorded_capped_and_dry_runs_say_would(void **state)
@@ -189,18 +207,21 @@ static void scale_events_are_recorded_capped_and_dry_runs_say_would(void **state
 
 	(void)state;
 	dash_opts_init(&o);
-	o.events = 4;
+	o.events = 20; /* more than the ring's first allocation: it grows, then drops the oldest */
 	assert_int_equal(dash_new(&d, &o, NULL), FS_OK);
-	for (int i = 0; i < 10; i++) {
+	for (int i = 0; i < 30; i++) {
 		smp = sample(100.0 + 10 * i, 100, 1 + i, 2 + i); /* scaled each time */
 		assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
 	}
 	st = latest_json(d);
 	evs = get(state_scaler(st, "a/x"), "events");
-	assert_int_equal(json_object_array_length(evs), 4);
-	e = json_object_array_get_idx(evs, 3);
-	assert_int_equal(json_object_get_int(json_object_array_get_idx(e, 1)), 10);
-	assert_int_equal(json_object_get_int(json_object_array_get_idx(e, 2)), 11);
+	assert_int_equal(json_object_array_length(evs), 20);
+	e = json_object_array_get_idx(evs, 0);
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(e, 1)), 11);
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(e, 2)), 12);
+	e = json_object_array_get_idx(evs, 19);
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(e, 1)), 30);
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(e, 2)), 31);
 	assert_int_equal(json_object_get_int(json_object_array_get_idx(e, 3)), 1);
 	json_object_put(st);
 
@@ -589,6 +610,218 @@ static void caps_on_scalers_and_unchanged_budgets(void **state)
 	dash_free(d);
 }
 
+/* A packed chart value: within 2^-10 of `want`, and of the 6 digits it is written with. */
+static void assert_near(json_object *v, double want)
+{
+	double got = json_object_get_double(v);
+
+	if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+		fail_msg("%s for %.9g", json_object_to_json_string(v), want);
+	if (!(fabs(got - want) <= fabs(want) * (1.0 / 1024 + 1e-5)))
+		fail_msg("%.9g for %.9g", got, want);
+}
+
+static void chart_points_are_compact_but_within_a_tenth_of_a_percent(void **state)
+{
+	/* Across the range (0.9 and 1.3 times them too); binary16's 65504 and past it. */
+	static const double loads[] = {2e-7,   3.3e-5, 0.1,   0.5, 1,     7.77, 100, 123.456,
+	                               1023.5, 65504,  65537, 1e6, 2.5e9, 1e11, 8e11};
+	const size_t n = sizeof(loads) / sizeof(loads[0]);
+	struct dash_opts o;
+	struct dash *d;
+	struct dash_sample smp;
+	json_object *st, *pts, *p;
+
+	(void)state;
+	dash_opts_init(&o);
+	o.points = 64;
+	assert_int_equal(dash_new(&d, &o, NULL), FS_OK);
+	for (size_t k = 0; k < n; k++) {
+		smp = sample(1000 + 10.0 * (double)k + 0.123, loads[k], 2, 2);
+		assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
+	}
+	/* Not known, infinite, past the range, below it, signed, many replicas. */
+	smp = sample(1000 + 10.0 * (double)n, NAN, 70000, 70000);
+	smp.forecast = INFINITY;
+	smp.upper = 1e15;
+	smp.lower = -1e-12; /* 0, not minus zero: that is "not known" */
+	smp.lead_time = 45;
+	assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
+	smp = sample(1010 + 10.0 * (double)n, -0.0, 1, 1);
+	smp.forecast = -INFINITY;
+	smp.upper = 1e-9; /* below the smallest normal value: in steps of 2.3e-10 */
+	smp.lower = -1234.5;
+	assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
+
+	st = latest_json(d);
+	pts = get(state_scaler(st, "a/x"), "points");
+	assert_int_equal(json_object_array_length(pts), n + 2);
+	for (size_t k = 0; k < n; k++) {
+		p = json_object_array_get_idx(pts, k);
+		/* Hundredths of a second. */
+		assert_true(json_object_get_double(json_object_array_get_idx(p, 0)) ==
+		            1000 + 10.0 * (double)k + 0.12);
+		assert_near(json_object_array_get_idx(p, 1), loads[k]);
+		assert_near(json_object_array_get_idx(p, 2), loads[k] * 1.1);
+		assert_near(json_object_array_get_idx(p, 3), loads[k] * 1.3);
+		assert_near(json_object_array_get_idx(p, 4), loads[k] * 0.9);
+		assert_true(json_object_get_double(json_object_array_get_idx(p, 5)) == 30);
+		assert_true(json_object_get_double(json_object_array_get_idx(p, 6)) == 200);
+		assert_int_equal(json_object_get_int(json_object_array_get_idx(p, 7)), 2);
+		assert_int_equal(json_object_get_int(json_object_array_get_idx(p, 8)), 2);
+	}
+	p = json_object_array_get_idx(pts, n);
+	assert_true(json_object_is_type(json_object_array_get_idx(p, 1), json_type_null));
+	assert_true(json_object_is_type(json_object_array_get_idx(p, 2), json_type_null));
+	assert_near(json_object_array_get_idx(p, 3), ldexp(1023, 30)); /* the largest, 1.1e12 */
+	assert_true(json_object_is_type(json_object_array_get_idx(p, 4), json_type_int));
+	assert_true(json_object_get_double(json_object_array_get_idx(p, 4)) == 0);
+	assert_true(json_object_get_double(json_object_array_get_idx(p, 5)) == 45);
+	assert_near(json_object_array_get_idx(p, 6), 7e6);
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(p, 7)), 65535);
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(p, 8)), 65535);
+	p = json_object_array_get_idx(pts, n + 1);
+	assert_true(json_object_is_type(json_object_array_get_idx(p, 1), json_type_int));
+	assert_true(json_object_get_double(json_object_array_get_idx(p, 1)) == 0);
+	assert_true(json_object_is_type(json_object_array_get_idx(p, 2), json_type_null));
+	assert_true(fabs(json_object_get_double(json_object_array_get_idx(p, 3)) - 1e-9) <=
+	            ldexp(1, -33));
+	assert_near(json_object_array_get_idx(p, 4), -1234.5);
+	/* The status has the numbers as published. */
+	assert_true(json_object_get_double(get(get(state_scaler(st, "a/x"), "status"), "lower")) ==
+	            -1234.5);
+	json_object_put(st);
+	dash_free(d);
+}
+
+/* The type of the last message. */
+static void assert_last_message(struct dash *d, const char *type)
+{
+	struct dash_msg *m;
+	json_object *o;
+	bool gap;
+
+	assert_int_equal(dash_updates(&m, 1, &gap, d, dash_seq(d) - 1), 1);
+	o = parse(m);
+	assert_string_equal(json_object_get_string(get(o, "type")), type);
+	json_object_put(o);
+	dash_msg_unref(m);
+}
+
+/* The times of scaler a/x's points are `want` (n of them), to the hundredth of a second. */
+static void assert_point_times(struct dash *d, const double *want, size_t n)
+{
+	json_object *st = latest_json(d), *pts = get(state_scaler(st, "a/x"), "points");
+
+	assert_int_equal(json_object_array_length(pts), n);
+	for (size_t k = 0; k < n; k++) {
+		double t = json_object_get_double(
+		    json_object_array_get_idx(json_object_array_get_idx(pts, k), 0));
+
+		if (t != want[k])
+			fail_msg("point %zu at %.2f, not %.2f", k, t, want[k]);
+	}
+	json_object_put(st);
+}
+
+static void point_times_outlast_their_32_bits(void **state)
+{
+	static const double kept[] = {2.1e7 + 10.25, 2.1e7 + 20, 2.1e7 + 30, 2.2e7};
+	static const double anew[] = {4.7e7}, back[] = {1000, 1010.5};
+	struct dash_opts o;
+	struct dash *d;
+	struct client c = {0};
+	struct dash_sample smp;
+	json_object *st;
+
+	(void)state;
+	dash_opts_init(&o);
+	o.points = 4;
+	o.window_s = 10; /* a full ring drops its oldest point */
+	assert_int_equal(dash_new(&d, &o, NULL), FS_OK);
+	smp = sample(0.5, 1, 1, 1);
+	assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
+	for (int i = 0; i < 4; i++) {
+		smp = sample(i ? 2.1e7 + 10 * i : 2.1e7, 1, 1, 1);
+		smp.t += i == 1 ? 0.25 : 0;
+		assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
+	}
+	/* 2^31 hundredths of a second after the first point: its time no longer fits. */
+	smp = sample(2.2e7, 1, 1, 1);
+	assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
+	assert_last_message(d, "sample");
+	/* The first snapshot, rendered from the store: the points kept are as they were. */
+	assert_point_times(d, kept, 4);
+	st = latest_json(d);
+	client_start(&c, st);
+	json_object_put(st);
+
+	/* 289 days later: no point kept is within reach of the new one. */
+	smp = sample(4.7e7, 1, 1, 1);
+	assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
+	assert_last_message(d, "scaler");
+	assert_point_times(d, anew, 1);
+	/* A clock set back by years. */
+	smp = sample(1000, 1, 1, 1);
+	assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
+	assert_last_message(d, "scaler");
+	smp = sample(1010.5, 1, 1, 1);
+	assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
+	assert_last_message(d, "sample");
+	assert_point_times(d, back, 2);
+	assert_true(client_catch_up(&c, d));
+	assert_client_agrees(&c, d);
+	json_object_put(c.scalers);
+	json_object_put(c.budgets);
+	dash_free(d);
+}
+
+/* The length of string `k` of `o`. */
+static size_t len_of(json_object *o, const char *k)
+{
+	return strlen(json_object_get_string(get(o, k)));
+}
+
+static void status_strings_are_cut_and_the_longest_status_fits(void **state)
+{
+	/* Every byte a 6-byte escape: the longest a status can be. */
+	static char s[600];
+	struct dash_condition conds[DASH_CONDITIONS_MAX + 1];
+	struct dash_sample smp = sample(1, 1, 1, 1);
+	struct dash *d;
+	json_object *st, *status, *list;
+
+	(void)state;
+	memset(s, '\x01', sizeof(s) - 1);
+	for (size_t i = 0; i < DASH_CONDITIONS_MAX + 1; i++)
+		conds[i] = (struct dash_condition){s, true, s, s};
+	smp.target = smp.mode = smp.metric = smp.limited_by = smp.reason = s;
+	smp.conditions = conds;
+	smp.n_conditions = DASH_CONDITIONS_MAX + 1;
+	assert_int_equal(dash_new(&d, NULL, NULL), FS_OK);
+	assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK); /* "scaler" */
+	smp.t = 2;
+	assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK); /* "sample" */
+	st = latest_json(d); /* no message was lost: the client sees no gap */
+	status = get(state_scaler(st, "a/x"), "status");
+	assert_int_equal(len_of(status, "target"), 299);
+	assert_int_equal(len_of(status, "mode"), 15);
+	assert_int_equal(len_of(status, "metric"), 63);
+	assert_int_equal(len_of(status, "limitedBy"), 23);
+	assert_int_equal(len_of(status, "reason"), 511);
+	list = get(status, "conditions");
+	assert_int_equal(json_object_array_length(list), DASH_CONDITIONS_MAX);
+	for (size_t i = 0; i < DASH_CONDITIONS_MAX; i++) {
+		json_object *cond = json_object_array_get_idx(list, i);
+
+		assert_int_equal(len_of(cond, "type"), 23);
+		assert_int_equal(len_of(cond, "reason"), 63);
+		assert_int_equal(len_of(cond, "message"), 255);
+	}
+	json_object_put(st);
+	dash_free(d);
+}
+
 static void count(void *ctx)
 {
 	(*(int *)ctx)++;
@@ -687,6 +920,9 @@ int main(void)
 	    cmocka_unit_test(a_client_left_behind_sees_a_gap),
 	    cmocka_unit_test(json_is_well_formed_whatever_the_strings),
 	    cmocka_unit_test(caps_on_scalers_and_unchanged_budgets),
+	    cmocka_unit_test(chart_points_are_compact_but_within_a_tenth_of_a_percent),
+	    cmocka_unit_test(point_times_outlast_their_32_bits),
+	    cmocka_unit_test(status_strings_are_cut_and_the_longest_status_fits),
 	    cmocka_unit_test(subscribers_hear_of_every_change),
 	    cmocka_unit_test(a_reader_keeps_up_with_a_publisher),
 	};
