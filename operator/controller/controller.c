@@ -1159,6 +1159,25 @@ static void rollout_scaled(struct ctrl *c, struct scaler *s, double now, int fro
  * The delay until `s` is looked at again: its next full evaluation, or
  * sooner while a scale-up is watched. Never 0 (that drops the key).
  */
+/*
+ * Milliseconds to the scaler's next evaluation, on a grid of `interval`
+ * seconds shifted by an offset of its own, from its key (as Prometheus
+ * spreads its scrapes): scalers created, restarted or held up together
+ * (by --kube-qps at a start with 1,000 of them) would otherwise keep
+ * evaluating together, each an interval after the end of the last. One
+ * off its grid (the first, or one a change queued) waits at least half an
+ * interval for the next.
+ */
+static long next_on_grid_ms(const char *key, double interval, double now)
+{
+	double offset = (double)(text_hash(key) % 1000000) / 1000000.0 * interval;
+	double next = offset + ceil((now - offset) / interval) * interval;
+
+	if (next - now < interval / 2)
+		next += interval;
+	return (long)ceil((next - now) * 1000.0);
+}
+
 static long next_look_ms(struct ctrl *c, struct scaler *s)
 {
 	double due = (s->full_due - clock_mono_s()) * 1000.0;
@@ -3236,7 +3255,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	s->invalid_reported = 0;
 	/* Before the target: the rules watch a scaler whose target is missing too. */
 	reconcile_rules(c, s, &ev->spec, now);
-	next_ms = (long)(ev->spec.interval * 1000.0);
+	next_ms = next_on_grid_ms(s->key, ev->spec.interval, clock_unix_s());
 	pthread_mutex_lock(&c->mu);
 	str_fmt(msg, sizeof(msg), "%s%s%s", ev->spec.budget_name ? s->namespace : "",
 	        ev->spec.budget_name ? "/" : "", ev->spec.budget_name ? ev->spec.budget_name : "");
