@@ -59,6 +59,12 @@ struct kube_client {
 	unsigned max_retries;
 	const atomic_bool *stop;
 	struct ratelimit limiter;
+	/*
+	 * Until when (monotonic seconds) the server asked this client to wait,
+	 * with a Retry-After on any request: every request waits, not only the
+	 * one that was told, as the server asked the client.
+	 */
+	double quiet_until;
 	struct backoff retry_backoff; /* each call copies it, with its own jitter */
 
 	bool insecure;
@@ -642,11 +648,19 @@ static bool nap(struct kube_client *c, long ms)
 	return !(c->stop && atomic_load(c->stop));
 }
 
-/* Waits for the client-side rate limiter; false if stopped meanwhile. */
+/*
+ * Waits out a Retry-After the server gave, then for the client-side rate
+ * limiter; false if stopped meanwhile.
+ */
 static bool throttle(struct kube_client *c)
 {
-	double wait;
+	double wait, now = clock_mono_s();
 
+	pthread_mutex_lock(&c->mu);
+	wait = c->quiet_until - now;
+	pthread_mutex_unlock(&c->mu);
+	if (wait > 0 && !nap(c, (long)(wait * 1000.0) + 1))
+		return false;
 	pthread_mutex_lock(&c->mu);
 	wait = ratelimit_reserve(&c->limiter, clock_mono_s());
 	pthread_mutex_unlock(&c->mu);
@@ -746,9 +760,17 @@ static enum fs_rc perform_once(struct kube_response *resp, struct kube_client *c
 	*code = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 	count_request(c, kube_request_verb(req->method, req->path), resp->status);
-	if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &after) == CURLE_OK && after > 0)
+	if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &after) == CURLE_OK && after > 0) {
+		double until;
+
 		*retry_after =
 		    after > RETRY_AFTER_MAX_SECONDS ? RETRY_AFTER_MAX_SECONDS : (long)after;
+		until = clock_mono_s() + (double)*retry_after;
+		pthread_mutex_lock(&c->mu);
+		if (until > c->quiet_until)
+			c->quiet_until = until;
+		pthread_mutex_unlock(&c->mu);
+	}
 	if (sink.overflow)
 		rc = fs_fail(err, FS_ETOOLARGE, "%s: response larger than %zu bytes", what,
 		             c->max_body);
