@@ -74,18 +74,21 @@ struct metric_state {
 	char season[32];
 };
 
+/* What /metrics shows of one of a scaler's metrics. */
+struct metric_view {
+	char name[64];
+	bool has_value, has_forecast;
+	double value, forecast, upper, mape, target_per_replica;
+};
+
 /* What /metrics shows of a scaler, published at the end of each evaluation. */
 struct scaler_view {
 	bool valid;
 	int current, desired, recommended, min, max;
 	size_t n_metrics;
-	char metric_names[CTRL_METRICS_MAX][64];
-	double value[CTRL_METRICS_MAX], forecast[CTRL_METRICS_MAX], upper[CTRL_METRICS_MAX];
-	double mape[CTRL_METRICS_MAX];
-	bool has_value[CTRL_METRICS_MAX], has_forecast[CTRL_METRICS_MAX];
+	struct metric_view *metrics; /* n_metrics of them, the scaler's */
 	bool fallback;
 	bool ready, metrics_unavailable, throttled;
-	double target_per_replica[CTRL_METRICS_MAX];
 	char limited_by[24];
 };
 
@@ -144,7 +147,8 @@ struct scaler {
 	const char *key, *namespace, *name; /* in ids */
 	int64_t spec_generation;            /* of the spec the models were fitted for */
 	struct scale_history hist;
-	struct metric_state m[CTRL_METRICS_MAX];
+	struct metric_state *m; /* one per metric of the spec (size_metrics) */
+	size_t n_m;
 	struct prom_share *prom; /* its Prometheus client, shared with the same others */
 	int64_t prom_generation;
 	double prom_made_at; /* monotonic seconds */
@@ -178,8 +182,9 @@ struct scaler {
 	bool lead_auto; /* spec.forecast.leadTime is auto: the samples are used */
 	struct lead_learner lead;
 	struct lead_rollout rollout;
-	char *target_path;   /* the target object (its /scale path without /scale); NULL before */
-	char *expect_rv;     /* the target's resourceVersion after our last scale; NULL: none */
+	char *target_path; /* the target object (its /scale path without /scale); NULL before */
+	int target_kind;   /* its index in target_kinds when watched; -1: read with a GET */
+	char *expect_rv;   /* a watched target's resourceVersion after our last scale; NULL: none */
 	double expect_until; /* monotonic seconds */
 	double full_due;
 
@@ -469,8 +474,10 @@ static void scaler_free(void *p)
 
 	if (!s)
 		return;
-	for (size_t i = 0; i < CTRL_METRICS_MAX; i++)
+	for (size_t i = 0; i < s->n_m; i++)
 		fc_free(s->m[i].fc);
+	free(s->m);
+	free(s->view.metrics);
 	for (size_t i = 0; i < N_CONDITIONS; i++)
 		free(s->cond[i].message);
 	free(s->target_path);
@@ -508,6 +515,7 @@ static struct scaler *scaler_get(struct ctrl *c, const char *key)
 			s->namespace = ids + len + 1; /* the "" after it */
 			s->name = ids;
 		}
+		s->target_kind = -1;
 		scale_history_init(&s->hist);
 		pthread_mutex_init(&s->view_mu, NULL);
 		if (strmap_put(&c->scalers, key, s, NULL, NULL) != FS_OK) {
@@ -868,10 +876,11 @@ static void emit(struct ctrl *c, struct scaler *s, const char *uid, enum events_
 /*
  * The collection path of the target's kind ("/apis/apps/v1/namespaces/ns/
  * deployments"), from API discovery (cached): any kind with a /scale
- * subresource works, not only Deployments.
+ * subresource works, not only Deployments. `kind` is the kind's index in
+ * target_kinds when it is one that is watched, else -1.
  */
-static enum fs_rc scale_path(char *out, size_t size, struct ctrl *c, const struct ctrl_spec *sp,
-                             struct fs_err *err)
+static enum fs_rc scale_path(char *out, size_t size, int *kind, struct ctrl *c,
+                             const struct ctrl_spec *sp, struct fs_err *err)
 {
 	char cache_key[256], disc[300];
 	const char *prefix = strchr(sp->target_api_version, '/') ? "/apis" : "/api";
@@ -941,6 +950,10 @@ static enum fs_rc scale_path(char *out, size_t size, struct ctrl *c, const struc
 	}
 	str_fmt(out, size, "%s/%s/namespaces/%s/%s/%s/scale", prefix, sp->target_api_version,
 	        sp->namespace, plural, sp->target_name);
+	*kind = -1;
+	for (int k = 0; k < N_TARGET_KINDS && strcmp(sp->target_api_version, "apps/v1") == 0; k++)
+		if (strcmp(plural, target_kinds[k]) == 0)
+			*kind = k;
 	free(plural);
 	return FS_OK;
 }
@@ -993,6 +1006,7 @@ static struct kube_informer *target_informer(struct ctrl *c, size_t kind, const 
 		io.path = path;
 		io.name = name;
 		io.keep = keep;
+		io.stop_when_denied = true;
 		if (kube_informer_new(slot, c->opts.kube, &io, NULL, &err) != FS_OK ||
 		    kube_informer_start(*slot, &err) != FS_OK) {
 			log_warn("watching %s: %s; their scale is read with a GET",
@@ -1003,12 +1017,12 @@ static struct kube_informer *target_informer(struct ctrl *c, size_t kind, const 
 	}
 	inf = *slot;
 	/*
-	 * Not allowed to list or watch the kind (RBAC without list/watch): stop
-	 * asking, and GET. Stopped, not freed: another worker may be reading it.
+	 * Not allowed to list or watch the kind (RBAC without list/watch): the
+	 * informer stopped asking, and the scalers GET. Not freed: another
+	 * worker may be reading it.
 	 */
-	if (inf && !kube_informer_healthy(inf, NULL, 0) && kube_informer_failure(inf) == FS_EAUTH) {
+	if (inf && kube_informer_denied(inf)) {
 		c->targets_denied[kind][slot - c->targets[kind]] = true;
-		kube_informer_stop(inf);
 		log_warn("not allowed to list and watch %s%s%s: their scale is read with a GET at "
 		         "every evaluation (the chart's RBAC allows it)",
 		         target_kinds[kind], ns[0] ? " in " : "", ns);
@@ -1033,30 +1047,23 @@ static bool rv_at_least(const char *rv, const char *than)
 }
 
 /*
- * The target object at `path` (as TARGET_GROUP_PATH/namespaces/NS/KIND/NAME)
- * from its watch, the caller's (json_object_put); NULL when the GET must
- * answer instead: another kind, a cache not synced or failing, an object it
- * does not hold (yet), or one that does not show this scaler's last scale
- * yet (see EXPECT_TTL_S).
+ * The target object at `path` (its /scale path without /scale, in the
+ * scaler's namespace) from the watch of `kind` (see scale_path), the
+ * caller's (json_object_put); NULL when the GET must answer instead: a kind
+ * not watched, a cache not synced or failing, an object it does not hold
+ * (yet), or one that does not show this scaler's last scale yet (see
+ * EXPECT_TTL_S).
  */
-static json_object *cached_target(struct ctrl *c, struct scaler *s, const char *path)
+static json_object *cached_target(struct ctrl *c, struct scaler *s, int kind, const char *path)
 {
-	static const char prefix[] = TARGET_GROUP_PATH "/namespaces/";
-	char ns[254], kind[64], key[KEY_MAX];
+	char key[KEY_MAX];
 	struct kube_informer *inf;
 	json_object *obj, *meta, *rv;
-	size_t k;
 
-	if (strncmp(path, prefix, sizeof(prefix) - 1) != 0 ||
-	    sscanf(path + sizeof(prefix) - 1, "%253[^/]/%63[^/]/", ns, kind) != 2)
-		return NULL;
-	for (k = 0; k < N_TARGET_KINDS && strcmp(kind, target_kinds[k]) != 0; k++)
-		;
-	if (k == N_TARGET_KINDS || !(inf = target_informer(c, k, ns)) ||
+	if (kind < 0 || !(inf = target_informer(c, (size_t)kind, s->namespace)) ||
 	    !kube_informer_healthy(inf, NULL, 0))
 		return NULL;
-	str_fmt(key, sizeof(key), "%s/%s", ns,
-	        path + sizeof(prefix) - 1 + strlen(ns) + 1 + strlen(kind) + 1);
+	str_fmt(key, sizeof(key), "%s/%s", s->namespace, strrchr(path, '/') + 1);
 	if (!(obj = kube_informer_get(inf, key)))
 		return NULL;
 	if (s->expect_rv) {
@@ -1083,7 +1090,7 @@ static json_object *cached_target(struct ctrl *c, struct scaler *s, const char *
 static enum fs_rc target_readiness(int *spec_replicas, int *ready, struct ctrl *c, struct scaler *s,
                                    const char *path, struct fs_err *err)
 {
-	json_object *obj = cached_target(c, s, path);
+	json_object *obj = cached_target(c, s, s->target_kind, path);
 	enum fs_rc rc = obj ? FS_OK : kube_get(&obj, c->opts.kube, path, err);
 
 	if (rc != FS_OK)
@@ -2050,7 +2057,7 @@ static json_object *status_json(const struct scaler *s, const struct evaluation 
 		                       json_object_new_string(scale_limit_name(d->limited_by)));
 		json_object_object_add(dec, "reason", json_object_new_string(d->reason));
 		json_object_object_add(st, "decision", dec);
-		for (size_t i = 0; i < ev->spec.n_metrics; i++) {
+		for (size_t i = 0; i < ev->spec.n_metrics && i < s->n_m; i++) {
 			const struct metric_state *m = &s->m[i];
 			json_object *o = json_object_new_object();
 
@@ -2102,9 +2109,42 @@ static json_object *status_json(const struct scaler *s, const struct evaluation 
 	return st;
 }
 
+/*
+ * One metric state per metric of a valid spec: a scaler holds what its spec
+ * asks for, not room for CTRL_METRICS_MAX. The models of metrics past a
+ * smaller count are freed. False when out of memory (nothing changed).
+ */
+static bool size_metrics(struct scaler *s, size_t n)
+{
+	struct metric_state *m;
+
+	if (n == s->n_m)
+		return true;
+	for (size_t i = n; i < s->n_m; i++)
+		fc_free(s->m[i].fc);
+	if (n == 0) {
+		free(s->m);
+		s->m = NULL;
+		s->n_m = 0;
+		return true;
+	}
+	m = realloc(s->m, n * sizeof(*m));
+	if (!m) {
+		if (n < s->n_m)
+			s->n_m = n; /* the models past n are freed already */
+		return false;
+	}
+	if (n > s->n_m)
+		memset(m + s->n_m, 0, (n - s->n_m) * sizeof(*m));
+	s->m = m;
+	s->n_m = n;
+	return true;
+}
+
 static void publish_view(struct scaler *s, const struct evaluation *ev)
 {
 	struct scaler_view v;
+	struct metric_view *mv;
 
 	memset(&v, 0, sizeof(v));
 	v.valid = ev->spec_ok && ev->decided;
@@ -2119,18 +2159,27 @@ static void publish_view(struct scaler *s, const struct evaluation *ev)
 	v.throttled = s->cond[C_THROTTLED].set && s->cond[C_THROTTLED].status;
 	str_fmt(v.limited_by, sizeof(v.limited_by), "%s", scale_limit_name(ev->d.limited_by));
 	v.n_metrics = ev->spec_ok ? ev->spec.n_metrics : 0;
-	for (size_t i = 0; i < v.n_metrics; i++) {
-		str_fmt(v.metric_names[i], sizeof(v.metric_names[i]), "%s",
-		        ev->spec.metrics[i].name);
-		v.has_value[i] = s->m[i].has_value;
-		v.value[i] = s->m[i].value;
-		v.has_forecast[i] = s->m[i].has_forecast;
-		v.forecast[i] = s->m[i].forecast;
-		v.upper[i] = s->m[i].upper;
-		v.mape[i] = s->m[i].mape;
-		v.target_per_replica[i] = ev->spec.metrics[i].target_per_replica;
-	}
 	pthread_mutex_lock(&s->view_mu);
+	v.metrics = s->view.metrics;
+	if (v.n_metrics != s->view.n_metrics) {
+		/* Never 0 bytes: realloc(p, 0) may free p and return NULL. */
+		mv = realloc(v.metrics, (v.n_metrics ? v.n_metrics : 1) * sizeof(*mv));
+		if (mv)
+			v.metrics = mv;
+		else if (v.n_metrics > s->view.n_metrics)
+			v.n_metrics = s->view.n_metrics; /* out of memory: what fits */
+	}
+	for (size_t i = 0; i < v.n_metrics && i < s->n_m; i++) {
+		mv = &v.metrics[i];
+		str_fmt(mv->name, sizeof(mv->name), "%s", ev->spec.metrics[i].name);
+		mv->has_value = s->m[i].has_value;
+		mv->value = s->m[i].value;
+		mv->has_forecast = s->m[i].has_forecast;
+		mv->forecast = s->m[i].forecast;
+		mv->upper = s->m[i].upper;
+		mv->mape = s->m[i].mape;
+		mv->target_per_replica = ev->spec.metrics[i].target_per_replica;
+	}
 	s->view = v;
 	pthread_mutex_unlock(&s->view_mu);
 }
@@ -2139,7 +2188,7 @@ static void publish_view(struct scaler *s, const struct evaluation *ev)
 static void publish_dash(struct ctrl *c, const struct scaler *s, const struct evaluation *ev)
 {
 	static const char *const modes[] = {"Auto", "DryRun", "Paused"};
-	const struct metric_state *m = &s->m[0];
+	const struct metric_state *m = ev->spec.n_metrics && s->n_m ? &s->m[0] : NULL;
 	struct dash_condition conds[N_CONDITIONS];
 	struct dash_sample d;
 	char target[300];
@@ -2163,10 +2212,10 @@ static void publish_dash(struct ctrl *c, const struct scaler *s, const struct ev
 	    .decided = ev->decided,
 	    .metric = ev->spec.n_metrics ? ev->spec.metrics[0].name : NULL,
 	    .target_per_replica = ev->spec.n_metrics ? ev->spec.metrics[0].target_per_replica : 0,
-	    .load = ev->spec.n_metrics && m->has_value ? m->value : NAN,
-	    .forecast = ev->spec.n_metrics && m->has_forecast ? m->forecast : NAN,
-	    .upper = ev->spec.n_metrics && m->has_forecast ? m->upper : NAN,
-	    .lower = ev->spec.n_metrics && m->has_forecast ? m->lower : NAN,
+	    .load = m && m->has_value ? m->value : NAN,
+	    .forecast = m && m->has_forecast ? m->forecast : NAN,
+	    .upper = m && m->has_forecast ? m->upper : NAN,
+	    .lower = m && m->has_forecast ? m->lower : NAN,
 	    .lead_time = ev->spec.scale.lead_time,
 	    .current = ev->current,
 	    .desired = ev->decided ? ev->d.desired : ev->current,
@@ -2257,7 +2306,7 @@ static enum fs_rc apply_scale(struct ctrl *c, struct scaler *s, struct evaluatio
 		return rc;
 	/* The Scale's resourceVersion is its target's: the cache must show this one. */
 	free(s->expect_rv);
-	s->expect_rv = json_object_object_get_ex(scale, "metadata", &v) &&
+	s->expect_rv = s->target_kind >= 0 && json_object_object_get_ex(scale, "metadata", &v) &&
 	                       json_object_object_get_ex(v, "resourceVersion", &v)
 	                   ? strdup(json_object_get_string(v))
 	                   : NULL;
@@ -3195,6 +3244,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	struct scale_point points[CTRL_METRICS_MAX][64];
 	char errors[CTRL_METRICS_MAX][256], why[CTRL_METRICS_MAX][256];
 	char path[PATH_LEN], target[PATH_LEN], msg[600];
+	int kind = -1;
 	struct scaler *s;
 	json_object *scale = NULL, *v;
 	double now = clock_unix_s();
@@ -3252,6 +3302,11 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		return rc == FS_OK ? RETRY_INVALID_MS : -1;
 	}
 	ev->spec_ok = true;
+	if (!size_metrics(s, ev->spec.n_metrics)) {
+		fs_fail(err, FS_ENOMEM, "out of memory");
+		json_object_put(obj);
+		return -1;
+	}
 	s->invalid_reported = 0;
 	/* Before the target: the rules watch a scaler whose target is missing too. */
 	reconcile_rules(c, s, &ev->spec, now);
@@ -3271,11 +3326,11 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	s->interval = ev->spec.interval;
 	pthread_mutex_unlock(&c->mu);
 
-	rc = scale_path(path, sizeof(path), c, &ev->spec, err);
+	rc = scale_path(path, sizeof(path), &kind, c, &ev->spec, err);
 	if (rc == FS_OK) {
 		/* The target, "/scale" off: its watch says what a GET of /scale would. */
 		str_fmt(target, sizeof(target), "%.*s", (int)(strlen(path) - 6), path);
-		if (!(scale = cached_target(c, s, target)))
+		if (!(scale = cached_target(c, s, kind, target)))
 			rc = kube_get(&scale, c->opts.kube, path, err);
 	}
 	if (rc != FS_OK) {
@@ -3321,6 +3376,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		json_object_put(obj);
 		return -1;
 	}
+	s->target_kind = kind;
 	s->watch_rollouts = ev->spec.lead_time_auto || ev->spec.budget_name;
 	s->lead_auto = ev->spec.lead_time_auto;
 	if (!s->watch_rollouts)
@@ -3911,11 +3967,11 @@ static void render_scaler(void *ctx, const char *key, void *value)
 	char ns[600], name[600], labels[1400];
 
 	(void)key;
+	/* Held to the end: publish_view resizes v.metrics under it. */
 	pthread_mutex_lock(&s->view_mu);
 	v = s->view;
 	events = s->scale_events;
 	errors = s->query_errors;
-	pthread_mutex_unlock(&s->view_mu);
 	escape_label(ns, sizeof(ns), s->namespace);
 	escape_label(name, sizeof(name), s->name);
 	str_fmt(labels, sizeof(labels), "namespace=\"%s\",name=\"%s\"", ns, name);
@@ -3966,27 +4022,27 @@ static void render_scaler(void *ctx, const char *key, void *value)
 			double x;
 			bool have;
 
-			escape_label(metric, sizeof(metric), v.metric_names[i]);
+			escape_label(metric, sizeof(metric), v.metrics[i].name);
 			switch (r->pass) {
 			case 8:
-				have = v.has_value[i];
-				x = v.value[i];
+				have = v.metrics[i].has_value;
+				x = v.metrics[i].value;
 				break;
 			case 9:
-				have = v.has_forecast[i];
-				x = v.forecast[i];
+				have = v.metrics[i].has_forecast;
+				x = v.metrics[i].forecast;
 				break;
 			case 10:
-				have = v.has_forecast[i];
-				x = v.upper[i];
+				have = v.metrics[i].has_forecast;
+				x = v.metrics[i].upper;
 				break;
 			case 11:
-				have = v.has_forecast[i] && isfinite(v.mape[i]);
-				x = v.mape[i];
+				have = v.metrics[i].has_forecast && isfinite(v.metrics[i].mape);
+				x = v.metrics[i].mape;
 				break;
 			default:
 				have = true;
-				x = v.target_per_replica[i];
+				x = v.metrics[i].target_per_replica;
 				break;
 			}
 			if (have && isfinite(x))
@@ -3994,6 +4050,7 @@ static void render_scaler(void *ctx, const char *key, void *value)
 				       scaler_series[r->pass].name, labels, metric, x);
 		}
 	}
+	pthread_mutex_unlock(&s->view_mu);
 }
 
 static const struct {

@@ -29,7 +29,9 @@ struct entry {
 struct kube_informer {
 	struct kube_client *client;
 	char *path, *label_selector, *field_selector, *name;
-	char **keep; /* NULL: whole objects; else the paths cached (NULL-terminated) */
+	char **keep; /* NULL: whole objects; else the n_keep paths cached */
+	size_t n_keep;
+	bool stop_when_denied;
 	unsigned page_size, resync_seconds;
 	size_t max_objects, max_event_bytes;
 	struct kube_informer_handlers handlers;
@@ -39,7 +41,7 @@ struct kube_informer {
 	struct strmap cache;
 	bool synced;
 	char failing[256]; /* why the last LIST or WATCH failed; "" since one succeeded */
-	enum fs_rc failing_rc;
+	bool denied;       /* a LIST or WATCH was answered 401/403 and stop_when_denied ended it */
 	struct kube_informer_stats stats;
 
 	pthread_mutex_t handler_mu; /* one handler call at a time */
@@ -134,8 +136,8 @@ static json_object *pruned(const struct kube_informer *inf, json_object *obj)
 		return NULL;
 	for (size_t i = 0; i < sizeof(identity) / sizeof(identity[0]); i++)
 		keep_path(out, obj, identity[i]);
-	for (char **k = inf->keep; *k; k++)
-		keep_path(out, obj, *k);
+	for (size_t i = 0; i < inf->n_keep; i++)
+		keep_path(out, obj, inf->keep[i]);
 	return out;
 }
 
@@ -206,7 +208,9 @@ enum fs_rc kube_informer_new(struct kube_informer **out, struct kube_client *cli
 		ok = ok && inf->keep;
 		for (size_t i = 0; inf->keep && i < n; i++)
 			inf->keep[i] = str_dup_opt(opts->keep[i], &ok);
+		inf->n_keep = inf->keep ? n : 0;
 	}
+	inf->stop_when_denied = opts->stop_when_denied;
 	inf->page_size = opts->page_size ? opts->page_size : DEFAULT_PAGE_SIZE;
 	inf->resync_seconds = opts->resync_seconds;
 	inf->max_objects = opts->max_objects ? opts->max_objects : DEFAULT_MAX_OBJECTS;
@@ -419,7 +423,6 @@ static enum fs_rc relist(struct kube_informer *inf, struct fs_err *err)
 	inf->stats.dropped += fill.dropped;
 	inf->synced = true;
 	inf->failing[0] = '\0';
-	inf->failing_rc = FS_OK;
 	pthread_cond_broadcast(&inf->changed);
 	pthread_mutex_unlock(&inf->mu);
 	free(inf->rv);
@@ -503,11 +506,24 @@ static void failed(struct kube_informer *inf, const char *what, const struct fs_
 	pthread_mutex_lock(&inf->mu);
 	inf->stats.failures++;
 	snprintf(inf->failing, sizeof(inf->failing), "%s failed: %.200s", what, err->msg);
-	inf->failing_rc = err->rc;
 	pthread_mutex_unlock(&inf->mu);
 	log_warn("informer %s: %s failed (retrying in %ld ms): %s", inf->name, what, delay,
 	         err->msg);
 	wait_or_stop(inf, delay);
+}
+
+/* With stop_when_denied, a 401/403 ends the watch thread: true when it must. */
+static bool gives_up(struct kube_informer *inf, const char *what, const struct fs_err *err)
+{
+	if (err->rc != FS_EAUTH || !inf->stop_when_denied)
+		return false;
+	pthread_mutex_lock(&inf->mu);
+	snprintf(inf->failing, sizeof(inf->failing), "%s failed: %.200s", what, err->msg);
+	inf->denied = true;
+	pthread_cond_broadcast(&inf->changed);
+	pthread_mutex_unlock(&inf->mu);
+	log_warn("informer %s: %s denied; not retrying: %s", inf->name, what, err->msg);
+	return true;
 }
 
 static void *watch_loop(void *arg)
@@ -526,6 +542,8 @@ static void *watch_loop(void *arg)
 
 		if (need_list) {
 			if (relist(inf, &err) != FS_OK) {
+				if (gives_up(inf, "LIST", &err))
+					break;
 				if (err.rc != FS_ECANCELED)
 					failed(inf, "LIST", &err);
 				continue;
@@ -563,6 +581,8 @@ static void *watch_loop(void *arg)
 			need_list = true;
 			break;
 		default:
+			if (gives_up(inf, "WATCH", &err))
+				return NULL;
 			/*
 			 * LIST again once it answers, as client-go's reflector: that is
 			 * what proves the apiserver back (an idle watch says nothing),
@@ -692,14 +712,14 @@ bool kube_informer_healthy(struct kube_informer *inf, char *why, size_t why_size
 	return healthy;
 }
 
-enum fs_rc kube_informer_failure(struct kube_informer *inf)
+bool kube_informer_denied(struct kube_informer *inf)
 {
-	enum fs_rc rc;
+	bool denied;
 
 	pthread_mutex_lock(&inf->mu);
-	rc = inf->failing_rc;
+	denied = inf->denied;
 	pthread_mutex_unlock(&inf->mu);
-	return rc;
+	return denied;
 }
 
 bool kube_informer_wait_synced(struct kube_informer *inf, long timeout_ms)
@@ -709,7 +729,7 @@ bool kube_informer_wait_synced(struct kube_informer *inf, long timeout_ms)
 
 	clock_deadline(&until, timeout_ms);
 	pthread_mutex_lock(&inf->mu);
-	while (!inf->synced && !atomic_load(&inf->stop) &&
+	while (!inf->synced && !inf->denied && !atomic_load(&inf->stop) &&
 	       pthread_cond_timedwait(&inf->changed, &inf->mu, &until) == 0)
 		;
 	synced = inf->synced;
@@ -744,8 +764,8 @@ void kube_informer_free(struct kube_informer *inf)
 	free(inf->label_selector);
 	free(inf->field_selector);
 	free(inf->name);
-	for (char **k = inf->keep; k && *k; k++)
-		free(*k);
+	for (size_t i = 0; i < inf->n_keep; i++)
+		free(inf->keep[i]);
 	free(inf->keep);
 	free(inf->rv);
 	free(inf);

@@ -71,6 +71,12 @@ struct kube_informer_opts {
 	 * which a few fields are read stays small. Handlers still get whole objects.
 	 */
 	const char *const *keep;
+	/*
+	 * A LIST or WATCH answered 401 or 403 ends the informer instead of
+	 * retrying (kube_informer_denied): for a cache the caller can do
+	 * without, when its RBAC does not allow it.
+	 */
+	bool stop_when_denied;
 };
 
 void kube_informer_opts_init(struct kube_informer_opts *opts);
@@ -99,8 +105,8 @@ bool kube_informer_synced(struct kube_informer *inf);
  */
 bool kube_informer_healthy(struct kube_informer *inf, char *why, size_t why_size);
 
-/* The code of the failure kube_informer_healthy reports (FS_EAUTH: 401/403); FS_OK if none. */
-enum fs_rc kube_informer_failure(struct kube_informer *inf);
+/* True once stop_when_denied ended the informer: its cache is no longer kept. */
+bool kube_informer_denied(struct kube_informer *inf);
 
 /* Stops the threads and waits for them (in-flight handlers finish). */
 void kube_informer_stop(struct kube_informer *inf);

@@ -43,6 +43,22 @@ FS
 replicas_of() { "$KUBECTL" -n "$1" get deploy "$2" -o jsonpath='{.spec.replicas}'; }
 fs_field() { "$KUBECTL" -n "$1" get fs "$2" -o jsonpath="$3"; }
 
+# A new namespace (into NS) with Deployment $1 at $2 replicas, gauge $3 at
+# $4 in Prometheus, and a scaler in mode $5 on it (apply_scaler).
+scaled_deployment() { # name replicas gauge load mode [extra spec yaml lines]
+	NS=$(new_namespace)
+	echo "$4" >"$LOAD_DIR/$3"
+	"$KUBECTL" -n "$NS" create deployment "$1" --image=nginx --replicas="$2" >/dev/null
+	wait_for_series "$3"
+	apply_scaler "$NS" "$1" "$3" "$5" "${6:-}"
+}
+
+# The evaluations the operator on OP_PORT has made.
+evaluations() {
+	curl -sf "http://127.0.0.1:$OP_PORT/metrics" |
+		awk '$1 == "foresight_reconcile_duration_seconds_count" {print $2}'
+}
+
 setup_operator_env() {
 	install_crds
 	start_load_gen
@@ -52,11 +68,8 @@ setup_operator_env() {
 test_operator_scales_on_load_and_explains_why() {
 	local ns out
 	setup_operator_env
-	ns=$(new_namespace)
-	echo 250 >"$LOAD_DIR/web_rps"
-	"$KUBECTL" -n "$ns" create deployment web --image=nginx --replicas=1 >/dev/null
-	wait_for_series web_rps
-	apply_scaler "$ns" web web_rps Auto
+	scaled_deployment web 1 web_rps 250 Auto
+	ns=$NS
 	start_operator "$ns"
 	wait_until 30 '[ "$(replicas_of "$ns" web)" = 3 ]'
 	wait_until 20 '[ "$(fs_field "$ns" web "{.status.desiredReplicas}")" = 3 ]'
@@ -92,11 +105,8 @@ test_operator_scales_on_load_and_explains_why() {
 test_dry_run_mode_never_scales_but_reports() {
 	local ns
 	setup_operator_env
-	ns=$(new_namespace)
-	echo 500 >"$LOAD_DIR/api_rps"
-	"$KUBECTL" -n "$ns" create deployment api --image=nginx --replicas=1 >/dev/null
-	wait_for_series api_rps
-	apply_scaler "$ns" api api_rps DryRun
+	scaled_deployment api 1 api_rps 500 DryRun
+	ns=$NS
 	start_operator "$ns"
 	wait_until 30 '[ "$(fs_field "$ns" api "{.status.desiredReplicas}")" = 1 ]'
 	wait_until 30 '[ "$(fs_field "$ns" api "{.status.decision.recommendedReplicas}")" = 5 ]'
@@ -199,11 +209,8 @@ test_two_operators_with_leader_election() {
 test_prometheus_outage_falls_back_and_recovers() {
 	local ns prom_pid
 	setup_operator_env
-	ns=$(new_namespace)
-	echo 420 >"$LOAD_DIR/svc_rps"
-	"$KUBECTL" -n "$ns" create deployment svc --image=nginx --replicas=1 >/dev/null
-	wait_for_series svc_rps
-	apply_scaler "$ns" svc svc_rps Auto "  fallback: {failureThreshold: 2, action: Replicas, replicas: 3}"
+	scaled_deployment svc 1 svc_rps 420 Auto "  fallback: {failureThreshold: 2, action: Replicas, replicas: 3}"
+	ns=$NS
 	start_operator "$ns"
 	wait_until 30 '[ "$(replicas_of "$ns" svc)" = 5 ]'
 	# Prometheus stops: no value is read as zero; after two failures the fallback applies.
@@ -454,11 +461,8 @@ FS
 test_paused_mode_leaves_the_target_alone() {
 	local ns
 	setup_operator_env
-	ns=$(new_namespace)
-	echo 800 >"$LOAD_DIR/pz_rps"
-	"$KUBECTL" -n "$ns" create deployment pz --image=nginx --replicas=2 >/dev/null
-	wait_for_series pz_rps
-	apply_scaler "$ns" pz pz_rps Paused
+	scaled_deployment pz 2 pz_rps 800 Paused
+	ns=$NS
 	start_operator "$ns"
 	wait_until 30 '[ "$(fs_field "$ns" pz "{.status.decision.limitedBy}")" = Paused ]'
 	assert_eq "$(fs_field "$ns" pz '{.status.decision.recommendedReplicas}')" 8 "recommended"
@@ -492,11 +496,8 @@ test_several_namespaces_are_watched() {
 test_lead_time_auto_is_learned_from_scale_up_to_ready() {
 	local ns delay=${FORESIGHT_POD_START_DELAY:-2} learned
 	setup_operator_env
-	ns=$(new_namespace)
-	echo 80 >"$LOAD_DIR/lt_rps"
-	"$KUBECTL" -n "$ns" create deployment lt --image=nginx --replicas=1 >/dev/null
-	wait_for_series lt_rps
-	apply_scaler "$ns" lt lt_rps Auto
+	scaled_deployment lt 1 lt_rps 80 Auto
+	ns=$NS
 	"$KUBECTL" -n "$ns" patch fs lt --type merge -p '{"spec":{"forecast":{"leadTime":"auto"}}}'
 	start_operator "$ns"
 	# Nothing measured yet: the default, and the status says so.
@@ -535,22 +536,17 @@ deployment_requests() { # ns
 test_targets_are_watched_not_polled() {
 	local ns evals0 evals requests
 	setup_operator_env
-	ns=$(new_namespace)
-	echo 250 >"$LOAD_DIR/watched_rps"
-	"$KUBECTL" -n "$ns" create deployment web --image=nginx --replicas=1 >/dev/null
-	wait_for_series watched_rps
-	apply_scaler "$ns" web watched_rps Auto
+	scaled_deployment web 1 watched_rps 250 Auto
+	ns=$NS
 	start_operator "$ns"
 	wait_until 30 '[ "$(replicas_of "$ns" web)" = 3 ]'
-	evals0=$(curl -sf "http://127.0.0.1:$OP_PORT/metrics" |
-		awk '$1 == "foresight_reconcile_duration_seconds_count" {print $2}')
+	evals0=$(evaluations)
 	sleep 16
 	# Someone else scales it: the next evaluations see it and scale back.
 	"$KUBECTL" -n "$ns" scale deployment web --replicas=6
 	wait_until 20 '[ "$(replicas_of "$ns" web)" = 3 ]'
 	sleep 6
-	evals=$(curl -sf "http://127.0.0.1:$OP_PORT/metrics" |
-		awk -v e0="$evals0" '$1 == "foresight_reconcile_duration_seconds_count" {print $2 - e0}')
+	evals=$(($(evaluations) - evals0))
 	grep -E "Scaled Deployment/web" "$WORK/operator.log" | sed 's/^.*: Scaled/Scaled/'
 	assert_eq "$(grep -c 'Scaled Deployment/web from 6 to 3' "$WORK/operator.log")" 1 "scales back"
 	# The audit log is written in batches: wait for the last scale in it.
