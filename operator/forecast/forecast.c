@@ -27,16 +27,28 @@
 #define PHI_LO        0.8
 #define PHI_HI        0.98
 
+/*
+ * The errors of a grid horizon, over err_unit() of their forecast and
+ * companded (see compand), as a histogram of their codes: each error adds
+ * ERR_WEIGHT to its code, and when the weights reach FC_RESID_WINDOW
+ * errors' worth all are halved. So the latest FC_RESID_WINDOW / 2 errors
+ * count fully, those before them half, and so on: a window of about
+ * FC_RESID_WINDOW errors in 510 bytes, where a ring of them took 2,048,
+ * and quantiles read by one pass over the codes.
+ */
+#define ERR_CODES  127
+#define ERR_WEIGHT 16 /* an error's weight: a halved one fades out over 4 halvings */
+
 /* One grid horizon: its forecasts waiting for their outcome, and its errors. */
 struct horizon {
 	size_t h;
 	double phisum; /* fc_phi_sum(phi, h) */
 	double *pend;  /* h forecasts; pend[pos] is the one for the next value */
 	size_t pos;
-	int8_t *err;  /* the last FC_RESID_WINDOW errors over err_unit() of their forecast,
-	                 companded (see compand) */
-	size_t count; /* errors held */
-	size_t epos;  /* where the next error goes */
+	uint16_t hist[2 * ERR_CODES + 1]; /* weight of each error code, -ERR_CODES first */
+	uint32_t weight;                  /* of hist, in all */
+	size_t count;                     /* errors seen, up to FC_RESID_WINDOW */
+	size_t epos;                      /* during a fit: where the next raw error goes */
 };
 
 struct fc_state {
@@ -162,13 +174,12 @@ static struct fc_state *state_new(enum fc_model model, size_t m, size_t hmax)
 	size_t hs[GRID_MAX], k = hmax ? grid(hs, hmax) : 0, npend = 0, i, bytes;
 	struct fc_state *st;
 	double *d;
-	int8_t *e;
 
 	for (i = 0; i < k; i++)
 		npend += hs[i];
-	/* One block: the state, its horizons, the season, the waiting forecasts, the errors. */
-	bytes = sizeof(*st) + k * sizeof(struct horizon) + (m + npend) * sizeof(double) +
-	        k * FC_RESID_WINDOW * sizeof(int8_t);
+	/* One block: the state, its horizons and their errors, the season, the waiting forecasts.
+	 */
+	bytes = sizeof(*st) + k * sizeof(struct horizon) + (m + npend) * sizeof(double);
 	st = calloc(1, bytes);
 	if (!st)
 		return NULL;
@@ -178,7 +189,6 @@ static struct fc_state *state_new(enum fc_model model, size_t m, size_t hmax)
 	d = (double *)(st->hz + k);
 	fc_core_setup(&st->core, model, m, d);
 	d += m;
-	e = (int8_t *)(d + npend);
 	for (i = 0; i < k; i++) {
 		size_t j;
 
@@ -187,7 +197,6 @@ static struct fc_state *state_new(enum fc_model model, size_t m, size_t hmax)
 		for (j = 0; j < hs[i]; j++)
 			d[j] = NAN;
 		d += hs[i];
-		st->hz[i].err = e + i * FC_RESID_WINDOW;
 	}
 	st->err_power = 1;
 	st->last_y = NAN;
@@ -243,19 +252,17 @@ static double floor_of(const struct fc_state *st)
 }
 
 /*
- * A ring entry: an error over its unit in one byte, a sign and 127 steps of
- * a logarithmic scale, |x| = ERR_A (e^(code / ERR_PER_E) - 1): each step
+ * An error's code: an error over its unit as a sign and 127 steps of a
+ * logarithmic scale, |x| = ERR_A (e^(code / ERR_PER_E) - 1): each step
  * about 5% above the one before (so a quantile read back is within 2.5% of
  * its size), steps of 0.0014 near 0, and ERR_MAX at the top (a forecast off
- * by 16 times its own size is past every quantile a bound uses). A long
- * window costs a quarter of what floats would.
+ * by 16 times its own size is past every quantile a bound uses).
  */
 #define ERR_MAX   16.0
 #define ERR_PER_E 20.0
-#define ERR_CODES 127
 #define ERR_A     (ERR_MAX / expm1(ERR_CODES / ERR_PER_E))
 
-static int8_t compand(double x)
+static int compand(double x)
 {
 	double c = round(ERR_PER_E * log1p(fabs(x) / ERR_A));
 
@@ -263,7 +270,21 @@ static int8_t compand(double x)
 		return 0;
 	if (c > ERR_CODES)
 		c = ERR_CODES;
-	return (int8_t)(x < 0 ? -c : c);
+	return (int)(x < 0 ? -c : c);
+}
+
+/* Counts error x (over its unit) in hz's histogram, halving it when full. */
+static void add_error(struct horizon *hz, double x)
+{
+	if (hz->weight + ERR_WEIGHT > (uint32_t)FC_RESID_WINDOW * ERR_WEIGHT) {
+		hz->weight = 0;
+		for (size_t j = 0; j < 2 * ERR_CODES + 1; j++) {
+			hz->hist[j] /= 2;
+			hz->weight += hz->hist[j];
+		}
+	}
+	hz->hist[compand(x) + ERR_CODES] += ERR_WEIGHT;
+	hz->weight += ERR_WEIGHT;
 }
 
 static double expand(int code)
@@ -309,10 +330,10 @@ static void observe(struct fc_state *st, double y, struct tally *tl)
 
 			raw[hz->epos] = (float)e;
 			raw[FC_RESID_WINDOW + hz->epos] = (float)f;
+			hz->epos = hz->epos + 1 == FC_RESID_WINDOW ? 0 : hz->epos + 1;
 		} else {
-			hz->err[hz->epos] = compand(e / err_unit(f, least, st->err_power));
+			add_error(hz, e / err_unit(f, least, st->err_power));
 		}
-		hz->epos = hz->epos + 1 == FC_RESID_WINDOW ? 0 : hz->epos + 1;
 		if (hz->count < FC_RESID_WINDOW)
 			hz->count++;
 		ape_sum += ape;
@@ -397,25 +418,26 @@ static void quantiles_of(double *lo, double *hi, double *v, size_t c, double q)
 
 /*
  * The bounds' quantiles of horizon i's relative errors: lo at 1-q, hi at q.
- * The codes keep the errors' order, so a count of each code finds them.
+ * The codes keep the errors' order, so the histogram finds them: the
+ * quantile_index of the errors' weight over ERR_WEIGHT (their count, until
+ * the first halving).
  */
 static void error_quantiles(double *lo, double *hi, const struct fc_state *st, size_t i)
 {
 	const struct horizon *hz = &st->hz[i];
-	size_t count[2 * ERR_CODES + 1] = {0}, c = hz->count, khi, klo, seen = 0;
+	double c = (double)hz->weight / ERR_WEIGHT, khi, klo, seen = 0;
 	bool lo_found = false;
 
-	khi = quantile_index(c, st->info.quantile);
-	klo = c - 1 - khi;
-	for (size_t j = 0; j < c; j++)
-		count[hz->err[j] + ERR_CODES]++;
+	/* quantile_index over a count that halving leaves fractional. */
+	khi = fmin(ceil(st->info.quantile * (c + 1)), c);
+	klo = c + 1 - khi;
 	for (int code = -ERR_CODES; code <= ERR_CODES; code++) {
-		seen += count[code + ERR_CODES];
-		if (!lo_found && seen > klo) {
+		seen += (double)hz->hist[code + ERR_CODES] / ERR_WEIGHT;
+		if (!lo_found && seen >= klo) {
 			*lo = expand(code);
 			lo_found = true;
 		}
-		if (seen > khi) {
+		if (seen >= khi) {
 			*hi = expand(code);
 			return;
 		}
@@ -831,13 +853,13 @@ static enum fs_rc fit_one(struct fc_state **out, enum fc_model model, size_t m,
 		observe(st, s->y[t], &tl);
 	if (st->info.ready)
 		choose_err_power(st);
-	/* From here on the rings hold errors over their forecast's unit. */
+	/* From here on the horizons keep errors over their forecast's unit. */
 	for (i = 0; i < st->k; i++) {
 		const float *raw = st->fit_raw + 2 * i * FC_RESID_WINDOW;
 
 		for (t = 0; t < st->hz[i].count; t++)
-			st->hz[i].err[t] = compand(raw[t] / err_unit(raw[FC_RESID_WINDOW + t],
-			                                             floor_of(st), st->err_power));
+			add_error(&st->hz[i], raw[t] / err_unit(raw[FC_RESID_WINDOW + t],
+			                                        floor_of(st), st->err_power));
 	}
 	free(st->fit_raw);
 	st->fit_raw = NULL;

@@ -52,8 +52,8 @@
  * negative: a forecast is a load.
  *
  * Prediction intervals: each state keeps, for a grid of horizons (1, 2, 3,
- * 4, 6, 8, 12, 16, 24, ... up to horizon_max), a ring of the errors of its
- * last FC_RESID_WINDOW h-step forecasts, each made before its outcome was
+ * 4, 6, 8, 12, 16, 24, ... up to horizon_max), the errors of its last
+ * FC_RESID_WINDOW or so h-step forecasts, each made before its outcome was
  * seen, measured against the forecast's size raised to 0, 1/2 or 1 (the fit
  * picks the power whose bounds come out narrowest at equal coverage on its
  * recent errors: additive noise, Poisson-like counts, or proportional
@@ -62,16 +62,19 @@
  * about q of the outcomes, whatever their distribution, and follows the
  * series as it changes. The window is long (2048) because the quantiles that
  * matter for capacity are the high ones, which a short window gets wrong:
- * one spike would widen the bounds for the whole window.
+ * one spike would widen the bounds for the whole window. The errors are
+ * kept as a histogram over a logarithmic scale that reads a quantile back
+ * within 2.5%; it is halved each time it holds FC_RESID_WINDOW errors, so
+ * the latest half window counts fully and older errors fade, half as much
+ * each half window.
  *
- * Memory of a fitted state: about 1 KB + 8 * season + 2.1 KB per grid
- * horizon (errors are kept in one byte each, on a logarithmic scale that
- * reads a quantile back within 2.5%) + 8 bytes per step of the grid
- * horizons together, whatever the history's length (fc_state_size() tells
- * the exact figure). A season of 1440 (a day at one minute): 18.5 KB with
- * horizon_max 3 (grid 1 2 3), 38 KB with horizon_max 60 (12 grid horizons);
- * a season of 288: 9.4 KB with horizon_max 3. A fit needs O(history) memory
- * while it runs and frees it before returning.
+ * Memory of a fitted state: about 1 KB + 8 * season + 568 bytes per grid
+ * horizon + 8 bytes per step of the grid horizons together, whatever the
+ * history's length (fc_state_size() tells the exact figure). A season of
+ * 1440 (a day at one minute): 14.0 KB with horizon_max 3 (grid 1 2 3),
+ * 20.6 KB with horizon_max 60 (12 grid horizons); a season of 288: 5.0 KB
+ * with horizon_max 3. A fit needs O(history) memory while it runs and frees
+ * it before returning.
  *
  * States are independent: different states may be used from different
  * threads at once; one state needs external locking.

@@ -455,6 +455,33 @@ static void intervals_cover_the_quantile(void **state)
 	assert_true(fabs(lo - 0.9) < 0.03);
 }
 
+/*
+ * The errors behind the bounds fade: after a window and a half of quieter
+ * data, the errors of the noisy past weigh about 6% (halved at each half
+ * window), so the bound follows the quieter series.
+ */
+static void intervals_narrow_when_the_noise_falls(void **state)
+{
+	double *noisy = seasonal(3000, 0, 1000, 0, 0, 50, false, 7);
+	double *quiet = seasonal(FC_RESID_WINDOW * 3 / 2, 0, 1000, 0, 0, 5, false, 8);
+	struct fc_state *st = fit(noisy, 3000, FC_SES, 0, 1);
+	double p, lo, up, before;
+
+	(void)state;
+	forecast_checked(&p, &lo, &up, st, 1);
+	before = up - p;
+	assert_true(before > 50);
+	for (size_t t = 0; t < FC_RESID_WINDOW * 3 / 2; t++)
+		fc_update(st, quiet[t]);
+	forecast_checked(&p, &lo, &up, st, 1);
+	print_message("upper bound over the forecast: %.1f noisy, %.1f quiet\n", before, up - p);
+	assert_true(up - p < 0.3 * before);
+	assert_true(up - p > 5);
+	fc_free(st);
+	free(noisy);
+	free(quiet);
+}
+
 static void intervals_widen_with_the_horizon(void **state)
 {
 	double y[3000], p[60], lo[60], up[60], level = 1000;
@@ -528,9 +555,9 @@ static void state_size_is_bounded_by_the_season(void **state)
 	assert_int_equal(fc_state_size(small), fc_state_size(large));
 	hw1440 = fit(day, 1440 * 3, FC_HW_ADD, 1440, 3);
 	assert_true(fc_info(hw1440)->ready);
-	/* A season of 1440 and a lead of 3 steps: 1440 doubles and 3 rings of errors. */
+	/* A season of 1440 and a lead of 3 steps: 1440 doubles and 3 histograms of errors. */
 	print_message("season 1440, horizon 3: %zu bytes\n", fc_state_size(hw1440));
-	assert_true(fc_state_size(hw1440) < 19 * 1024);
+	assert_true(fc_state_size(hw1440) < 15 * 1024);
 	assert_true(fc_state_size(hw1440) >= 1440 * sizeof(double));
 	fc_free(small);
 	fc_free(large);
@@ -539,31 +566,30 @@ static void state_size_is_bounded_by_the_season(void **state)
 	free(day);
 }
 
+/* How many updates with `y` until `st` says a refit is due (at most 1000). */
+static size_t updates_until_refit_due(struct fc_state *st, const double *y)
+{
+	size_t t = 0;
+
+	while (!fc_refit_due(st) && t < 1000)
+		fc_update(st, y[t++ % 24]);
+	return t;
+}
+
 static void refit_comes_due_after_a_season(void **state)
 {
 	double *y = seasonal(24 * 10, 24, 100, 0, 20, 2, false, 80);
 	struct fc_state *st = fit(y, 24 * 10, FC_HW_ADD, 24, 1);
-	size_t t;
 
 	(void)state;
-	for (t = 0; t < 23; t++) {
-		fc_update(st, y[t]);
-		assert_false(fc_refit_due(st));
-	}
-	fc_update(st, y[0]);
-	assert_true(fc_refit_due(st));
+	assert_int_equal(updates_until_refit_due(st, y), 24);
 	fc_free(st);
 	/* Spread by a quarter: due 6 updates sooner; a share out of (0, 1) changes nothing. */
 	st = fit(y, 24 * 10, FC_HW_ADD, 24, 1);
 	fc_spread_refit(st, 0.25);
 	fc_spread_refit(st, 1.5);
 	fc_spread_refit(st, -1);
-	for (t = 0; t < 17; t++) {
-		fc_update(st, y[t]);
-		assert_false(fc_refit_due(st));
-	}
-	fc_update(st, y[0]);
-	assert_true(fc_refit_due(st));
+	assert_int_equal(updates_until_refit_due(st, y), 18);
 	fc_free(st);
 	free(y);
 }
@@ -840,6 +866,7 @@ int main(void)
 	    cmocka_unit_test(season_detection_finds_the_period),
 	    cmocka_unit_test(season_detection_is_not_fooled),
 	    cmocka_unit_test(intervals_cover_the_quantile),
+	    cmocka_unit_test(intervals_narrow_when_the_noise_falls),
 	    cmocka_unit_test(intervals_widen_with_the_horizon),
 	    cmocka_unit_test(update_equals_a_fit_on_the_longer_history),
 	    cmocka_unit_test(state_size_is_bounded_by_the_season),
