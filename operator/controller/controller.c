@@ -153,8 +153,14 @@ struct scaler {
 	int64_t prom_generation;
 	double prom_made_at; /* monotonic seconds */
 	struct condition cond[N_CONDITIONS];
-	char *last_status;        /* JSON of the status last written, to write only changes */
-	char status_rv[64];       /* the object's resourceVersion when it was written */
+	/*
+	 * The status last written, to write only changes: hashes (not the
+	 * kilobytes of JSON) of its text and of its decision_part, the
+	 * object's resourceVersion before the write and the one the write
+	 * gave it.
+	 */
+	uint64_t status_hash, decision_hash; /* 0: none written */
+	char status_rv[64], written_rv[64];
 	double status_written_at; /* monotonic seconds */
 	char last_scale_time[32];
 
@@ -485,7 +491,6 @@ static void scaler_free(void *p)
 	free(s->budget_key);
 	scale_history_release(&s->hist);
 	prom_share_put(s->prom);
-	free(s->last_status);
 	pthread_mutex_destroy(&s->view_mu);
 	free(s);
 }
@@ -774,24 +779,14 @@ static json_object *decision_part(json_object *status)
 	return d;
 }
 
-/*
- * Whether the object's status `have` is what this process last wrote
- * (`last_text`) and `status` differs from it only in its moving figures.
- */
-static bool only_figures_moved(json_object *have, const char *last_text, json_object *status)
+/* A hash of decision_part(status) as JSON: it changes when the decision does. */
+static uint64_t decision_hash(json_object *status)
 {
-	json_object *last = json_tokener_parse(last_text), *was = NULL, *now = NULL;
-	bool same = false;
+	json_object *d = decision_part(status);
+	uint64_t h = d ? text_hash(json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN)) : 0;
 
-	if (last && json_object_object_get_ex(last, "status", &was) && json_holds(have, was)) {
-		was = decision_part(was);
-		now = decision_part(status);
-		same = was && now && json_holds(was, now) && json_holds(now, was);
-		json_object_put(was);
-		json_object_put(now);
-	}
-	json_object_put(last);
-	return same;
+	json_object_put(d);
+	return h;
 }
 
 static const char *resource_version(json_object *obj)
@@ -808,46 +803,53 @@ static const char *resource_version(json_object *obj)
  * Writes `status` (consumed) with a merge patch on /status, except when
  * `obj` (the scaler as cached) holds it already; when it is what was last
  * written and the cache has not caught up with that write yet; or when the
- * object is as this process left it and only the moving figures changed,
- * which are written with the next changed decision or after
- * STATUS_REFRESH_S. So an unchanged decision costs no request, and another
- * writer's edit is undone at the next evaluation. In --dry-run only logs it.
+ * object is as that write left it (its resourceVersion) and only the moving
+ * figures changed, which are written with the next changed decision or
+ * after STATUS_REFRESH_S. So an unchanged decision costs no request, and
+ * another writer's edit is undone at the next evaluation. In --dry-run only
+ * logs it.
  */
 static enum fs_rc write_status(struct ctrl *c, struct scaler *s, json_object *obj,
                                json_object *status, struct fs_err *err)
 {
-	json_object *patch = json_object_new_object(), *have = NULL;
+	json_object *patch = json_object_new_object(), *have = NULL, *written = NULL;
 	const char *text, *rv = resource_version(obj);
 	char path[PATH_LEN];
+	uint64_t hash, decision = 0;
 	enum fs_rc rc = FS_OK;
 
 	json_object_object_add(patch, "status", status);
 	text = json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN |
 	                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
+	hash = text_hash(text);
 	if (json_object_object_get_ex(obj, "status", &have) && json_holds(have, status))
 		goto out;
-	if (s->last_status && strcmp(s->last_status, text) == 0 && strcmp(s->status_rv, rv) == 0)
+	if (s->status_hash == hash && strcmp(s->status_rv, rv) == 0)
 		goto out;
-	if (s->last_status && have && clock_mono_s() - s->status_written_at < STATUS_REFRESH_S &&
-	    only_figures_moved(have, s->last_status, status))
+	if (s->status_hash && s->written_rv[0] && strcmp(s->written_rv, rv) == 0 &&
+	    clock_mono_s() - s->status_written_at < STATUS_REFRESH_S &&
+	    (decision = decision_hash(status)) == s->decision_hash)
 		goto out;
 	if (c->opts.dry_run) {
 		log_debug("dry-run: %s status would be %s", s->key, text);
 	} else {
 		str_fmt(path, sizeof(path), GROUP_PATH "/namespaces/%s/forecastscalers/%s/status",
 		        s->namespace, s->name);
-		rc = kube_send(NULL, c->opts.kube, "PATCH", path, "application/merge-patch+json",
-		               patch, err);
+		rc = kube_send(&written, c->opts.kube, "PATCH", path,
+		               "application/merge-patch+json", patch, err);
 		if (rc == FS_ENOTFOUND)
 			rc = FS_OK; /* deleted meanwhile */
 	}
 	if (rc == FS_OK) {
-		free(s->last_status);
-		s->last_status = strdup(text);
+		s->status_hash = hash;
+		s->decision_hash = decision ? decision : decision_hash(status);
 		str_fmt(s->status_rv, sizeof(s->status_rv), "%s", rv);
+		str_fmt(s->written_rv, sizeof(s->written_rv), "%s",
+		        written ? resource_version(written) : "");
 		s->status_written_at = clock_mono_s();
 	}
 out:
+	json_object_put(written);
 	json_object_put(patch);
 	return rc;
 }
@@ -3558,7 +3560,7 @@ static void record_evaluation(struct ctrl *c, double t0, double end, double due,
 static enum fs_rc reconcile(void *ctx, const char *key)
 {
 	struct ctrl *c = ctx;
-	struct evaluation *ev;
+	struct evaluation ev;
 	struct scaler *s;
 	struct fs_err err;
 	double t0, due;
@@ -3571,20 +3573,21 @@ static enum fs_rc reconcile(void *ctx, const char *key)
 			log_warn("requeueing %s: %s", key, err.msg);
 		return FS_OK;
 	}
-	ev = calloc(1, sizeof(*ev));
-	if (!ev)
-		return FS_ENOMEM;
+	/*
+	 * On the stack, not the heap: an allocation this size after json-c's
+	 * many small ones sends glibc's malloc to consolidate its free lists.
+	 */
+	memset(&ev, 0, sizeof(ev));
 	pthread_mutex_lock(&c->mu);
 	s = strmap_get(&c->scalers, key);
 	/* This worker's alone: the queue hands a key to one worker at a time. */
 	due = s ? s->full_due : 0;
 	pthread_mutex_unlock(&c->mu);
 	t0 = clock_mono_s();
-	next = evaluate(c, key, ev, &err);
+	next = evaluate(c, key, &ev, &err);
 	/* A look at a scale-up's readiness between intervals is no evaluation. */
-	record_evaluation(c, t0, clock_mono_s(), due, ev->decided || ev->error[0], next < 0);
-	ctrl_spec_release(&ev->spec);
-	free(ev);
+	record_evaluation(c, t0, clock_mono_s(), due, ev.decided || ev.error[0], next < 0);
+	ctrl_spec_release(&ev.spec);
 	if (next < 0) {
 		log_warn("%s: %s", key, err.msg);
 		return err.rc ? err.rc : FS_EIO;

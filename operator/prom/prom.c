@@ -24,6 +24,7 @@
 #define QUERY_SHOWN_MAX            120        /* characters of PromQL quoted in a message */
 #define TIME_LIMIT_S               1e12       /* |unix seconds| accepted, far beyond any data */
 #define STOP_POLL_MS               100
+#define LARGE_POINTS               100 /* a range query this long is asked gzipped (see post) */
 
 struct prom_client {
 	pthread_mutex_t mu; /* guards the pool and the in-flight count */
@@ -292,8 +293,13 @@ static enum fs_rc transport_error(struct fs_err *err, const struct prom_client *
  * answer arrived (its status is *status, judged by the caller), an error
  * when none did.
  */
+/*
+ * Asks for a gzipped answer only when `large`: for the few hundred bytes of
+ * an instant query, inflating costs more than it saves (zlib's 40 KB of
+ * state, allocated and freed at every answer).
+ */
 static enum fs_rc post(long *status, struct buf *body, struct prom_client *c, const char *endpoint,
-                       const struct buf *form, struct fs_err *err)
+                       const struct buf *form, bool large, struct fs_err *err)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_sink sink = {body, false};
@@ -324,7 +330,8 @@ static enum fs_rc post(long *status, struct buf *body, struct prom_client *c, co
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	if (large)
+		curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)form->len);
@@ -424,7 +431,7 @@ enum fs_rc prom_query(struct prom_sample *out, struct prom_client *c, const char
 	if (rc == FS_OK)
 		rc = form_seconds(&form, "time", at, err);
 	if (rc == FS_OK)
-		rc = post(&status, &body, c, "/api/v1/query", &form, err);
+		rc = post(&status, &body, c, "/api/v1/query", &form, false, err);
 	if (rc == FS_OK)
 		rc = prom_parse_instant(&s, status, body.data, body.len, at, c->stale_after, err);
 	if (rc == FS_OK)
@@ -546,7 +553,9 @@ enum fs_rc prom_query_range(struct prom_series *out, struct prom_client *c, cons
 		if (rc == FS_OK)
 			rc = form_seconds(&form, "step", (double)step_ms / 1000.0, err);
 		if (rc == FS_OK)
-			rc = post(&status, &body, c, "/api/v1/query_range", &form, err);
+			rc = post(&status, &body, c, "/api/v1/query_range", &form,
+			          (chunks[i].end_ms - chunks[i].start_ms) / step_ms >= LARGE_POINTS,
+			          err);
 		if (rc == FS_OK)
 			rc = prom_series_add_chunk(&s, status, body.data, body.len, err);
 		s.chunks++;
@@ -582,12 +591,12 @@ enum fs_rc prom_check_query(struct prom_client *c, const char *promql, struct fs
 	buf_init(&body, c->max_body);
 	rc = form_start(&form, c, promql, err);
 	if (rc == FS_OK)
-		rc = post(&status, &body, c, "/api/v1/format_query", &form, err);
+		rc = post(&status, &body, c, "/api/v1/format_query", &form, false, err);
 	if (rc == FS_OK && status == 404) {
 		/* Older Prometheus and other servers of the API: evaluate it instead. */
 		rc = form_seconds(&form, "time", now_s(), err);
 		if (rc == FS_OK)
-			rc = post(&status, &body, c, "/api/v1/query", &form, err);
+			rc = post(&status, &body, c, "/api/v1/query", &form, false, err);
 	}
 	if (rc == FS_OK)
 		rc = prom_parse_response(&root, &data, status, body.data, body.len, err);

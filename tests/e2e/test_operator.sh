@@ -563,3 +563,46 @@ test_targets_are_watched_not_polled() {
 	[ "$(deployment_requests "$ns" | grep -c '^get deployments/scale')" -le 3 ] ||
 		fail "the operator polled /scale: $(deployment_requests "$ns" | grep -c '^get deployments/scale') GETs"
 }
+
+# The operator's PATCHes of scaler NAME's status in NS, from the audit log.
+status_writes() { # ns name
+	grep -F "\"namespace\":\"$1\"" "$AUDIT_LOG" | jq -R -r --arg n "$2" 'fromjson? |
+		select(.stage == "ResponseComplete" and ((.userAgent // "") | startswith("foresight/")) and
+		       .objectRef.resource == "forecastscalers" and .objectRef.subresource == "status" and
+		       .objectRef.name == $n and .verb == "patch") | .auditID' | wc -l
+}
+
+# A status write per changed decision: a load that moves without changing
+# what it needs is not written at every evaluation (its figures follow
+# with the next changed decision, or after five minutes), but a changed
+# decision is written at once.
+test_status_is_written_per_changed_decision() {
+	local ns writes0 evals0 load
+	setup_operator_env
+	scaled_deployment fig 1 fig_rps 250 Auto
+	ns=$NS
+	start_operator "$ns"
+	wait_until 30 '[ "$(fs_field "$ns" fig "{.status.desiredReplicas}")" = 3 ]'
+	wait_until 30 '[ "$(fs_field "$ns" fig "{.status.conditions[?(@.type==\"Ready\")].status}")" = True ]'
+	sleep 6
+	wait_until 20 '[ "$(status_writes "$ns" fig)" -gt 0 ]'
+	writes0=$(status_writes "$ns" fig)
+	evals0=$(evaluations)
+	for load in 260 240 270 230 255 265; do
+		echo "$load" >"$LOAD_DIR/fig_rps"
+		sleep 4
+	done
+	# Prometheus saw the load move; the operator read it.
+	assert_eq "$(curl -sf "http://127.0.0.1:$OP_PORT/metrics" |
+		awk -v ns="$ns" 'index($1, "foresight_scaler_metric_value{namespace=\"" ns "\"") == 1 {print $2}')" 265 \
+		"the value /metrics shows"
+	[ $(($(evaluations) - evals0)) -ge 8 ] || fail "only $(($(evaluations) - evals0)) evaluations"
+	sleep 3 # the audit log is written in batches
+	assert_eq "$(status_writes "$ns" fig)" "$writes0" "status writes while only the load's figures moved"
+	assert_eq "$(fs_field "$ns" fig '{.status.desiredReplicas}')" 3 "desiredReplicas"
+	# A changed decision is written at once.
+	echo 450 >"$LOAD_DIR/fig_rps"
+	wait_until 30 '[ "$(fs_field "$ns" fig "{.status.desiredReplicas}")" = 5 ]'
+	wait_until 20 '[ "$(status_writes "$ns" fig)" -gt "$writes0" ]'
+	assert_contains "$(fs_field "$ns" fig '{.status.metrics[0].value}')" 450
+}
