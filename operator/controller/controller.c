@@ -953,9 +953,10 @@ static enum fs_rc scale_path(char *out, size_t size, int *kind, struct ctrl *c,
 	str_fmt(out, size, "%s/%s/namespaces/%s/%s/%s/scale", prefix, sp->target_api_version,
 	        sp->namespace, plural, sp->target_name);
 	*kind = -1;
-	for (int k = 0; k < N_TARGET_KINDS && strcmp(sp->target_api_version, "apps/v1") == 0; k++)
-		if (strcmp(plural, target_kinds[k]) == 0)
-			*kind = k;
+	if (strcmp(sp->target_api_version, "apps/v1") == 0)
+		for (int k = 0; k < N_TARGET_KINDS; k++)
+			if (strcmp(plural, target_kinds[k]) == 0)
+				*kind = k;
 	free(plural);
 	return FS_OK;
 }

@@ -554,7 +554,8 @@ enum fs_rc prom_query_range(struct prom_series *out, struct prom_client *c, cons
 			rc = form_seconds(&form, "step", (double)step_ms / 1000.0, err);
 		if (rc == FS_OK)
 			rc = post(&status, &body, c, "/api/v1/query_range", &form,
-			          (chunks[i].end_ms - chunks[i].start_ms) / step_ms >= LARGE_POINTS,
+			          prom_grid_points(chunks[i].start_ms, chunks[i].end_ms, step_ms) >=
+			              LARGE_POINTS,
 			          err);
 		if (rc == FS_OK)
 			rc = prom_series_add_chunk(&s, status, body.data, body.len, err);

@@ -520,14 +520,15 @@ test_lead_time_auto_is_learned_from_scale_up_to_ready() {
 		fail "the operator did not log the measurement"
 }
 
-# The operator's requests about Deployments in NS, from the audit log, as
-# "verb resource/subresource" lines.
-deployment_requests() { # ns
-	grep -F "\"namespace\":\"$1\"" "$AUDIT_LOG" | jq -R -r 'fromjson? |
+# The operator's requests about RESOURCE in NS, from the audit log, as
+# "verb resource/subresource name" lines.
+operator_requests() { # ns resource
+	grep -F "\"namespace\":\"$1\"" "$AUDIT_LOG" | jq -R -r --arg r "$2" 'fromjson? |
 		select(.stage == "ResponseComplete" and ((.userAgent // "") | startswith("foresight/")) and
-		       .objectRef.resource == "deployments") |
-		"\(.verb) \(.objectRef.resource)/\(.objectRef.subresource // "")"'
+		       .objectRef.resource == $r) |
+		"\(.verb) \(.objectRef.resource)/\(.objectRef.subresource // "") \(.objectRef.name // "")"'
 }
+deployment_requests() { operator_requests "$1" deployments; }
 
 # The target's replicas come from a watch of Deployments, not from a GET of
 # /scale at every evaluation (the audit log says which); a scale made by
@@ -566,10 +567,7 @@ test_targets_are_watched_not_polled() {
 
 # The operator's PATCHes of scaler NAME's status in NS, from the audit log.
 status_writes() { # ns name
-	grep -F "\"namespace\":\"$1\"" "$AUDIT_LOG" | jq -R -r --arg n "$2" 'fromjson? |
-		select(.stage == "ResponseComplete" and ((.userAgent // "") | startswith("foresight/")) and
-		       .objectRef.resource == "forecastscalers" and .objectRef.subresource == "status" and
-		       .objectRef.name == $n and .verb == "patch") | .auditID' | wc -l
+	operator_requests "$1" forecastscalers | grep -c "^patch forecastscalers/status $2\$" || true
 }
 
 # A status write per changed decision: a load that moves without changing
