@@ -17,6 +17,7 @@
 #include "kube/cert.h"
 #include "kube/exec.h"
 #include "base/clock.h"
+#include "base/jsontext.h"
 #include "base/str.h"
 
 #define DEFAULT_TIMEOUT_MS         30000
@@ -542,7 +543,7 @@ static enum fs_rc transport_error(struct fs_err *err, struct kube_client *c, CUR
 enum fs_rc kube_status_error(struct fs_err *err, long http_status, const char *body,
                              const char *what)
 {
-	json_object *status = body ? json_tokener_parse(body) : NULL;
+	json_object *status = jsontext_parse_str(body);
 	json_object *v;
 	const char *reason = "", *message = NULL;
 	enum fs_rc rc;
@@ -873,23 +874,17 @@ enum fs_rc kube_do(struct kube_response *resp, struct kube_client *c,
 static enum fs_rc parse_json(json_object **out, const struct buf *body, const char *what,
                              struct fs_err *err)
 {
-	json_tokener *tok;
 	json_object *v;
 	enum json_tokener_error jerr;
 
 	if (!body->data || body->len == 0)
 		return fs_fail(err, FS_EPARSE, "%s: empty response", what);
-	tok = json_tokener_new();
-	if (!tok)
+	v = jsontext_parse(body->data, body->len, &jerr, NULL);
+	if (!v && jerr == json_tokener_success)
 		return fs_fail(err, FS_ENOMEM, "out of memory");
-	v = json_tokener_parse_ex(tok, body->data, (int)body->len);
-	jerr = json_tokener_get_error(tok);
-	json_tokener_free(tok);
-	if (!v || jerr != json_tokener_success) {
-		json_object_put(v);
+	if (!v)
 		return fs_fail(err, FS_EPARSE, "%s: invalid JSON in response: %s", what,
 		               json_tokener_error_desc(jerr));
-	}
 	*out = v;
 	return FS_OK;
 }
@@ -942,8 +937,9 @@ enum fs_rc kube_watch_event_decode(json_object **event, const char **type, json_
                                    const char *text, size_t len, const char *what,
                                    struct fs_err *err)
 {
-	json_tokener *tok;
+	enum json_tokener_error jerr;
 	json_object *ev, *t, *o;
+	size_t end;
 
 	*event = NULL;
 	*type = NULL;
@@ -954,21 +950,17 @@ enum fs_rc kube_watch_event_decode(json_object **event, const char **type, json_
 		return FS_OK;
 	if (len > INT_MAX)
 		return fs_fail(err, FS_ETOOLARGE, "%s: a watch event of %zu bytes", what, len);
-	tok = json_tokener_new();
-	if (!tok)
+	ev = jsontext_parse(text, len, &jerr, &end);
+	if (!ev && jerr == json_tokener_success)
 		return fs_fail(err, FS_ENOMEM, "out of memory");
-	ev = json_tokener_parse_ex(tok, text, (int)len);
 	/* One complete value and nothing after it. */
-	if (!ev || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len || !json_object_object_get_ex(ev, "type", &t) ||
+	if (!ev || end != len || !json_object_object_get_ex(ev, "type", &t) ||
 	    !json_object_is_type(t, json_type_string) ||
 	    !json_object_object_get_ex(ev, "object", &o) ||
 	    !json_object_is_type(o, json_type_object)) {
-		json_tokener_free(tok);
 		json_object_put(ev);
 		return fs_fail(err, FS_EPARSE, "%s: malformed watch event", what);
 	}
-	json_tokener_free(tok);
 	*event = ev;
 	*type = json_object_get_string(t);
 	*object = o;

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/strmap.h"
 #include "base/clock.h"
+#include "base/jsontext.h"
 #include "base/str.h"
 
 #define DEFAULT_PAGE_SIZE   500
@@ -284,7 +285,7 @@ static char *request_path(const struct kube_informer *inf, const char *extra)
 
 static json_object *parse_entry(const struct entry *e)
 {
-	return e ? json_tokener_parse(e->json) : NULL;
+	return e ? jsontext_parse_str(e->json) : NULL;
 }
 
 /* Runs a handler call with the handler lock held; objects are borrowed. */
@@ -657,7 +658,7 @@ static void *resync_loop(void *arg)
 			continue;
 		snapshot_take(&s, inf);
 		for (size_t i = 0; i < s.n && !atomic_load(&inf->stop); i++) {
-			json_object *obj = json_tokener_parse(s.items[i].json);
+			json_object *obj = jsontext_parse_str(s.items[i].json);
 
 			call_update(inf, obj, obj);
 			json_object_put(obj);

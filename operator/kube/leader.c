@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/jsontext.h"
 #include "base/log.h"
 #include "kube/client.h"
 #include "kube/time.h"
@@ -310,7 +311,7 @@ static enum fs_rc request(json_object **out, struct leader *le, const char *meth
 	kube_response_init(&resp);
 	rc = kube_do(&resp, le->client, &req, err);
 	if (rc == FS_OK && out) {
-		v = resp.body.data ? json_tokener_parse(resp.body.data) : NULL;
+		v = jsontext_parse_str(resp.body.data);
 		if (v)
 			*out = v;
 		else

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/jsontext.h"
+
 #define BODY_SHOWN_MAX 200 /* bytes of a non-API error body quoted in a message */
 
 enum fs_rc prom_form_add(struct buf *form, const char *key, const char *value, struct fs_err *err)
@@ -252,25 +254,19 @@ enum fs_rc prom_parse_response(json_object **root, json_object **data, long http
                                const char *body, size_t len, struct fs_err *err)
 {
 	char excerpt[BODY_SHOWN_MAX + 1];
-	json_tokener *tok;
+	enum json_tokener_error jerr;
 	json_object *r = NULL, *d = NULL;
 	const char *status, *type, *text;
 	bool cut_short = false;
 	enum fs_rc rc;
 
-	tok = json_tokener_new();
-	if (!tok)
-		return fs_fail(err, FS_ENOMEM, "out of memory");
-	if (body && len > 0 && len <= (size_t)INT32_MAX) {
-		r = json_tokener_parse_ex(tok, body, (int)len);
-		if (json_tokener_get_error(tok) != json_tokener_success) {
-			/* Valid so far but unfinished: the answer was cut short. */
-			cut_short = json_tokener_get_error(tok) == json_tokener_continue;
-			json_object_put(r);
-			r = NULL;
-		}
+	if (body && len > 0) {
+		r = jsontext_parse(body, len, &jerr, NULL);
+		if (!r && jerr == json_tokener_success)
+			return fs_fail(err, FS_ENOMEM, "out of memory");
+		/* Valid so far but unfinished: the answer was cut short. */
+		cut_short = jerr == json_tokener_continue;
 	}
-	json_tokener_free(tok);
 	status = get_string(r, "status");
 	if (status && strcmp(status, "success") == 0 && http_status >= 200 && http_status <= 299 &&
 	    json_object_object_get_ex(r, "data", &d)) {

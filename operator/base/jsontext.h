@@ -1,0 +1,45 @@
+#ifndef FORESIGHT_BASE_JSONTEXT_H
+#define FORESIGHT_BASE_JSONTEXT_H
+
+/*
+ * Parsing JSON text with a tokener kept by each thread for its next parse.
+ *
+ * json-c's json_tokener_parse() makes and frees a tokener per call, and a
+ * tokener's stack is a kilobyte: a request glibc serves by first merging
+ * every free small chunk (malloc_consolidate). At thousands of small parses
+ * a second (cached objects, Prometheus answers, watch events) that was the
+ * largest single cost of the operator's CPU. A kept tokener costs nothing
+ * per parse.
+ *
+ *	enum json_tokener_error jerr;
+ *	size_t end;
+ *	json_object *v = jsontext_parse(body, len, &jerr, &end);
+ *	if (!v) ... json_tokener_error_desc(jerr) ...
+ *	json_object_put(v);
+ *
+ * A thread's tokener is freed when the thread exits; one that parsed more
+ * than JSONTEXT_KEEP_MAX bytes is freed at once, so what a thread keeps
+ * stays small whatever it once parsed.
+ */
+
+#include <json-c/json.h>
+#include <stddef.h>
+
+#define JSONTEXT_KEEP_MAX (64 * 1024)
+
+/*
+ * Parses the first JSON value in the `len` bytes of `text` (which need not
+ * be NUL-terminated). Returns it, the caller's (json_object_put), or NULL
+ * with the reason in `*error` (json_tokener_continue: the text ends before
+ * the value does). NULL with `*error` json_tokener_success is out of
+ * memory. When `end` is not NULL it receives how many bytes the value took:
+ * trailing text is not read, so a caller that wants nothing after the
+ * value compares it with `len`.
+ */
+json_object *jsontext_parse(const char *text, size_t len, enum json_tokener_error *error,
+                            size_t *end);
+
+/* As json_tokener_parse: the JSON value a NUL-terminated string begins with, or NULL. */
+json_object *jsontext_parse_str(const char *text);
+
+#endif
