@@ -27,9 +27,10 @@
 #define GROUP_PATH        "/apis/autoscaling.foresight.dev/v1alpha1"
 #define KEY_MAX           512
 #define PATH_LEN          1024
-#define HORIZON_EXTRA     1     /* one more step than the lead time: the grid lags `now` */
-#define REFIT_MAX_AGE_S   3600  /* a model is refitted at least hourly */
-#define NOT_READY_REFIT_S 300   /* and one short of history every five minutes */
+#define HORIZON_EXTRA     1    /* one more step than the lead time: the grid lags `now` */
+#define REFIT_MAX_AGE_S   3600 /* a model is refitted at least hourly */
+#define NOT_READY_REFIT_S 300  /* and one short of history every five minutes */
+#define FRESH_SLACK_S     1.0  /* an evaluation this late after a bucket still reads both at once */
 #define RETRY_INVALID_MS  60000 /* an invalid spec is looked at again after a minute */
 #define N_CONDITIONS      8
 #define SECRET_MAX        (64u << 10)
@@ -62,9 +63,10 @@ struct condition {
 
 struct metric_state {
 	struct fc_state *fc;
-	double fitted_at; /* unix seconds of the last fit; 0 none */
-	double refit_by;  /* unix seconds when it is refitted whatever the model says */
-	double fed_until; /* unix seconds of the last bucket the model has seen */
+	double fitted_at;      /* unix seconds of the last fit; 0 none */
+	double refit_by;       /* unix seconds when it is refitted whatever the model says */
+	double fed_until;      /* unix seconds of the last bucket the model has seen */
+	int64_t fresh_refused; /* spec generation + 1 whose query a range query refused; 0 none */
 	/* What the last evaluation saw, for status and /metrics. */
 	bool has_value;
 	double value;
@@ -663,57 +665,6 @@ static json_object *num(double v)
 	return json_object_new_double(round(v * 1000.0) / 1000.0);
 }
 
-/*
- * Whether `have` already holds `want` as a merge patch of `want` would
- * leave it: every member of an object (others may have more), arrays
- * element by element, numbers by value (the apiserver gives 3.0 back as 3).
- */
-static bool json_holds(json_object *have, json_object *want)
-{
-	enum json_type t = json_object_get_type(want);
-
-	switch (t) {
-	case json_type_object: {
-		json_object *v;
-
-		if (!json_object_is_type(have, json_type_object))
-			return false;
-		json_object_object_foreach(want, k, w)
-		{
-			if (!json_object_object_get_ex(have, k, &v) || !json_holds(v, w))
-				return false;
-		}
-		return true;
-	}
-	case json_type_array: {
-		size_t n = json_object_array_length(want);
-
-		if (!json_object_is_type(have, json_type_array) ||
-		    json_object_array_length(have) != n)
-			return false;
-		for (size_t i = 0; i < n; i++) {
-			if (!json_holds(json_object_array_get_idx(have, i),
-			                json_object_array_get_idx(want, i)))
-				return false;
-		}
-		return true;
-	}
-	case json_type_int:
-	case json_type_double:
-		return (json_object_is_type(have, json_type_int) ||
-		        json_object_is_type(have, json_type_double)) &&
-		       json_object_get_double(have) == json_object_get_double(want);
-	case json_type_string:
-		return json_object_is_type(have, json_type_string) &&
-		       strcmp(json_object_get_string(have), json_object_get_string(want)) == 0;
-	case json_type_boolean:
-		return json_object_is_type(have, json_type_boolean) &&
-		       json_object_get_boolean(have) == json_object_get_boolean(want);
-	default:
-		return json_object_is_type(have, t);
-	}
-}
-
 /* `text` with every run of digits as one '#': "needs 6 replicas" -> "needs # replicas". */
 static json_object *without_numbers(const char *text)
 {
@@ -800,19 +751,20 @@ static const char *resource_version(json_object *obj)
 }
 
 /*
- * Writes `status` (consumed) with a merge patch on /status, except when
- * `obj` (the scaler as cached) holds it already; when it is what was last
- * written and the cache has not caught up with that write yet; or when the
- * object is as that write left it (its resourceVersion) and only the moving
- * figures changed, which are written with the next changed decision or
- * after STATUS_REFRESH_S. So an unchanged decision costs no request, and
- * another writer's edit is undone at the next evaluation. In --dry-run only
- * logs it.
+ * Writes `status` (consumed) with a merge patch on /status, except when it
+ * is what was last written and the cache has not caught up with that write
+ * yet; or when the object is as that write left it (its resourceVersion)
+ * and only the moving figures changed, which are written with the next
+ * changed decision or after STATUS_REFRESH_S. So an unchanged decision
+ * costs no request, and another writer's edit is undone at the next
+ * evaluation. The cache does not hold the status to compare with (see
+ * add_informers): a restarted operator writes each status once. In
+ * --dry-run only logs it.
  */
 static enum fs_rc write_status(struct ctrl *c, struct scaler *s, json_object *obj,
                                json_object *status, struct fs_err *err)
 {
-	json_object *patch = json_object_new_object(), *have = NULL, *written = NULL;
+	json_object *patch = json_object_new_object(), *written = NULL;
 	const char *text, *rv = resource_version(obj);
 	char path[PATH_LEN];
 	uint64_t hash, decision = 0;
@@ -822,8 +774,6 @@ static enum fs_rc write_status(struct ctrl *c, struct scaler *s, json_object *ob
 	text = json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN |
 	                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
 	hash = text_hash(text);
-	if (json_object_object_get_ex(obj, "status", &have) && json_holds(have, status))
-		goto out;
 	if (s->status_hash == hash && strcmp(s->status_rv, rv) == 0)
 		goto out;
 	if (s->status_hash && s->written_rv[0] && strcmp(s->written_rv, rv) == 0 &&
@@ -1178,9 +1128,15 @@ static void rollout_scaled(struct ctrl *c, struct scaler *s, double now, int fro
  * off its grid (the first, or one a change queued) waits at least half an
  * interval for the next.
  */
+/* Where within each interval the scaler `key` is evaluated: spread by its name. */
+static double eval_offset(const char *key, double interval)
+{
+	return (double)(text_hash(key) % 1000000) / 1000000.0 * interval;
+}
+
 static long next_on_grid_ms(const char *key, double interval, double now)
 {
-	double offset = (double)(text_hash(key) % 1000000) / 1000000.0 * interval;
+	double offset = eval_offset(key, interval);
 	double next = offset + ceil((now - offset) / interval) * interval;
 
 	if (next - now < interval / 2)
@@ -1329,6 +1285,21 @@ static size_t horizon_steps(const struct ctrl_spec *sp)
 	return (h ? h : 1) + HORIZON_EXTRA;
 }
 
+/*
+ * The last bucket of a metric's model at or before `t`. Buckets lie at the
+ * scaler's evaluation offset plus multiples of the step, not at multiples
+ * of the step: when the interval is a multiple of the step, or the step of
+ * the interval, evaluations fall on buckets, and one range query ending at
+ * the evaluation gives both the new buckets and the current value
+ * (fresh_query).
+ */
+static double bucket_floor(const struct scaler *s, const struct ctrl_spec *sp, double t)
+{
+	double phase = fmod(eval_offset(s->key, sp->interval), sp->step);
+
+	return phase + floor((t - phase) / sp->step) * sp->step;
+}
+
 /* Fits the metric's model on the whole history window. */
 static enum fs_rc refit(struct ctrl *c, struct scaler *s, size_t i, const struct ctrl_spec *sp,
                         double now, struct fs_err *err)
@@ -1337,7 +1308,7 @@ static enum fs_rc refit(struct ctrl *c, struct scaler *s, size_t i, const struct
 	struct prom_series series;
 	struct fc_spec fs;
 	struct fc_state *st = NULL;
-	double end = floor(now / sp->step) * sp->step;
+	double end = bucket_floor(s, sp, now);
 	enum fs_rc rc;
 
 	memset(&series, 0, sizeof(series));
@@ -1377,48 +1348,145 @@ static enum fs_rc refit(struct ctrl *c, struct scaler *s, size_t i, const struct
 	return rc;
 }
 
+/*
+ * Feeds the model the buckets after the last it saw, up to `end`, from
+ * `series`, whose points are read `shift` seconds after their bucket: a
+ * point without a sample, and a bucket the series does not reach, is a
+ * gap. O(1) per bucket.
+ */
+static void feed_series(struct metric_state *m, const struct prom_series *series, double shift,
+                        double step, double end)
+{
+	for (size_t k = 0; k < series->n; k++) {
+		double bucket = series->t[k] - shift;
+
+		if (bucket > m->fed_until + step / 2 && bucket < end + step / 2) {
+			fc_update(m->fc, series->v[k]);
+			m->fed_until = bucket;
+		}
+	}
+	while (m->fed_until + step < end + step / 2) {
+		fc_update(m->fc, NAN);
+		m->fed_until += step;
+	}
+	/* Times read back from the answer are to the millisecond: back on the grid. */
+	if (fabs(m->fed_until - end) < step / 2)
+		m->fed_until = end;
+}
+
 /* Feeds the buckets that arrived since the last evaluation: O(1) per bucket. */
 static enum fs_rc feed(struct scaler *s, size_t i, const struct ctrl_spec *sp, double now,
                        struct fs_err *err)
 {
 	struct metric_state *m = &s->m[i];
 	struct prom_series series;
-	double end = floor(now / sp->step) * sp->step;
+	double end = bucket_floor(s, sp, now);
 	enum fs_rc rc;
 
-	if (end < m->fed_until + sp->step)
+	if (end < m->fed_until + sp->step / 2)
 		return FS_OK;
 	memset(&series, 0, sizeof(series));
 	rc = prom_query_range(&series, s->prom->client, sp->metrics[i].query,
 	                      m->fed_until + sp->step, end, sp->step, err);
 	if (rc != FS_OK)
 		return rc;
-	for (size_t k = 0; k < series.n; k++) {
-		if (series.t[k] > m->fed_until) {
-			fc_update(m->fc, series.v[k]);
-			m->fed_until = series.t[k];
-		}
-	}
-	/* A query that came back empty still moves the grid: those buckets are gaps. */
-	while (m->fed_until + sp->step <= end) {
-		fc_update(m->fc, NAN);
-		m->fed_until += sp->step;
-	}
+	feed_series(m, &series, 0, sp->step, end);
 	prom_series_release(&series);
 	return FS_OK;
 }
 
+/* The forecast steps an evaluation reads: the lead time's, at most 64. */
+static size_t forecast_steps(const struct ctrl_spec *sp)
+{
+	size_t h = horizon_steps(sp);
+
+	return h > 64 ? 64 : h;
+}
+
 /*
- * Brings the metric's model up to date and fills `fc` with its upper bounds
- * over the lead time (`points` has horizon_steps entries). A failure leaves
- * the forecast not ready with the reason; it never fails the evaluation.
+ * Whether the metric's model is fitted again at this evaluation rather
+ * than fed. A model not ready for want of history is refitted only every
+ * few minutes: each refit reads the whole history window from Prometheus.
  */
-static void forecast_metric(struct ctrl *c, struct scaler *s, size_t i, const struct ctrl_spec *sp,
-                            double now, struct scale_forecast *fc, struct scale_point *points,
-                            char *why, size_t why_size)
+static bool refit_due(const struct scaler *s, const struct metric_state *m,
+                      const struct ctrl_spec *sp, double now)
+{
+	return !m->fc || s->spec_generation != sp->generation || now > m->refit_by ||
+	       fc_info(m->fc)->horizon_max < forecast_steps(sp) ||
+	       (fc_refit_due(m->fc) &&
+	        (fc_info(m->fc)->ready || now - m->fitted_at >= NOT_READY_REFIT_S));
+}
+
+/*
+ * One range query for both of an evaluation's reads of a metric, when it
+ * falls on the metric's buckets (FRESH_SLACK_S after one at most) and
+ * buckets are due: over the due buckets, ending at the evaluation, so its
+ * points are the buckets (each read at most the slack late) and its last
+ * the current value. Half the queries of an evaluation, when the interval
+ * is a multiple of the step or the step of the interval.
+ */
+struct fresh {
+	bool tried;                /* the query was made */
+	enum fs_rc rc;             /* and its result */
+	struct fs_err err;         /* when rc is not FS_OK */
+	struct prom_series series; /* when rc is FS_OK: the due buckets */
+	bool have_sample;          /* `sample` is the current value */
+	struct prom_sample sample;
+};
+
+static void fresh_query(struct fresh *f, struct scaler *s, size_t i, const struct ctrl_spec *sp,
+                        double now)
 {
 	struct metric_state *m = &s->m[i];
-	size_t h = horizon_steps(sp);
+	double bucket = bucket_floor(s, sp, now);
+	long long due = m->fc ? llround((bucket - m->fed_until) / sp->step) : 0;
+	/* In whole milliseconds, as Prometheus is asked: exactly `due` points. */
+	long long end_ms = llround(now * 1000.0), step_ms = llround(sp->step * 1000.0);
+	const double *last;
+
+	memset(f, 0, sizeof(*f));
+	if (sp->model == FC_NONE || refit_due(s, m, sp, now) || due < 1 ||
+	    now - bucket > FRESH_SLACK_S || m->fresh_refused == sp->generation + 1)
+		return;
+	f->tried = true;
+	f->rc = prom_query_range(&f->series, s->prom->client, sp->metrics[i].query,
+	                         (double)(end_ms - (due - 1) * step_ms) / 1000.0,
+	                         (double)end_ms / 1000.0, sp->step, &f->err);
+	/* Refused (a range vector, several series): the two usual queries say why. */
+	if (f->rc == FS_EINVAL)
+		m->fresh_refused = sp->generation + 1;
+	if (f->rc != FS_OK)
+		return;
+	f->sample.at = (double)end_ms / 1000.0;
+	f->sample.timestamp = f->sample.at;
+	if (f->series.status == PROM_EMPTY) {
+		f->sample.status = PROM_EMPTY;
+		f->sample.value = NAN;
+		f->have_sample = true;
+		return;
+	}
+	/* NaN is no sample or a NaN or infinite value: the instant query tells which. */
+	last = f->series.n ? &f->series.v[f->series.n - 1] : NULL;
+	if (last && isfinite(*last)) {
+		f->sample.status = PROM_VALUE;
+		f->sample.value = *last;
+		f->sample.series = 1;
+		f->have_sample = true;
+	}
+}
+
+/*
+ * Brings the metric's model up to date (from `fresh` when it holds the due
+ * buckets) and fills `fc` with its upper bounds over the lead time
+ * (`points` has horizon_steps entries). A failure leaves the forecast not
+ * ready with the reason; it never fails the evaluation.
+ */
+static void forecast_metric(struct ctrl *c, struct scaler *s, size_t i, const struct ctrl_spec *sp,
+                            double now, const struct fresh *fresh, struct scale_forecast *fc,
+                            struct scale_point *points, char *why, size_t why_size)
+{
+	struct metric_state *m = &s->m[i];
+	size_t h = forecast_steps(sp);
 	double point[64], lower[64], upper[64];
 	const struct fc_info *info;
 	struct fs_err err;
@@ -1426,19 +1494,18 @@ static void forecast_metric(struct ctrl *c, struct scaler *s, size_t i, const st
 
 	memset(fc, 0, sizeof(*fc));
 	fc->error = NAN;
-	if (h > 64)
-		h = 64;
-	/*
-	 * A model not ready for want of history is refitted only every few
-	 * minutes: each refit reads the whole history window from Prometheus.
-	 */
-	if (!m->fc || s->spec_generation != sp->generation || now > m->refit_by ||
-	    fc_info(m->fc)->horizon_max < h ||
-	    (fc_refit_due(m->fc) &&
-	     (fc_info(m->fc)->ready || now - m->fitted_at >= NOT_READY_REFIT_S)))
+	if (refit_due(s, m, sp, now)) {
 		rc = refit(c, s, i, sp, now, &err);
-	else
+	} else if (fresh->tried && fresh->rc == FS_OK) {
+		double bucket = bucket_floor(s, sp, now);
+
+		feed_series(m, &fresh->series, now - bucket, sp->step, bucket);
+	} else if (fresh->tried && fresh->rc != FS_EINVAL) {
+		rc = fresh->rc;
+		err = fresh->err;
+	} else {
 		rc = feed(s, i, sp, now, &err);
+	}
 	if (rc != FS_OK || !m->fc) {
 		str_fmt(why, why_size, "the history query failed: %s", err.msg);
 		fc->not_ready = why;
@@ -1956,18 +2023,31 @@ static enum fs_rc evaluate_metrics(struct ctrl *c, struct scaler *s, const struc
 		struct scale_metric *mt = &metrics[i];
 		struct metric_state *m = &s->m[i];
 		struct prom_sample sample;
+		struct fresh fresh;
 		struct fs_err err;
+		enum fs_rc rc;
 
 		memset(mt, 0, sizeof(*mt));
 		mt->name = sp->metrics[i].name;
 		mt->target_per_replica = sp->metrics[i].target_per_replica;
 		mt->on_empty = sp->metrics[i].on_empty;
 		m->has_value = false;
-		if (prom_query(&sample, s->prom->client, sp->metrics[i].query, now, &err) !=
-		    FS_OK) {
-			if (err.rc == FS_EINVAL)
+		fresh_query(&fresh, s, i, sp, now);
+		if (fresh.have_sample) {
+			sample = fresh.sample;
+			rc = FS_OK;
+		} else if (fresh.tried && fresh.rc != FS_OK && fresh.rc != FS_EINVAL) {
+			rc = fresh.rc; /* Prometheus is not answering: no second query */
+			err = fresh.err;
+		} else {
+			rc = prom_query(&sample, s->prom->client, sp->metrics[i].query, now, &err);
+		}
+		if (rc != FS_OK) {
+			if (err.rc == FS_EINVAL) {
+				prom_series_release(&fresh.series);
 				return fs_fail(invalid, FS_EINVAL, "spec.metrics[%zu].query: %s", i,
 				               err.msg);
+			}
 			str_fmt(errors[i], sizeof(errors[i]), "query failed: %s", err.msg);
 			mt->sample = SCALE_SAMPLE_ERROR;
 			mt->error = errors[i];
@@ -2010,12 +2090,13 @@ static enum fs_rc evaluate_metrics(struct ctrl *c, struct scaler *s, const struc
 			}
 		}
 		if (sp->model != FC_NONE) {
-			forecast_metric(c, s, i, sp, now, &fcs[i], points[i], why[i],
+			forecast_metric(c, s, i, sp, now, &fresh, &fcs[i], points[i], why[i],
 			                sizeof(why[i]));
 			mt->forecast = &fcs[i];
 		} else {
 			m->has_forecast = false;
 		}
+		prom_series_release(&fresh.series);
 	}
 	return FS_OK;
 }
@@ -3604,6 +3685,8 @@ static enum fs_rc reconcile(void *ctx, const char *key)
 /* The informers of ForecastScalers and ConcurrencyBudgets in `ns` (NULL: all). */
 static enum fs_rc add_informers(struct ctrl *c, char *ns, struct fs_err *err)
 {
+	static const char *const scaler_keep[] = {"spec", "status.lastScaleTime",
+	                                          "status.recentScales", NULL};
 	struct kube_informer_handlers h = {on_add, on_update, on_delete, c};
 	struct kube_informer_handlers hb = {on_budget_add, on_budget_update, on_budget_delete, c};
 	struct kube_informer_opts io;
@@ -3617,6 +3700,12 @@ static enum fs_rc add_informers(struct ctrl *c, char *ns, struct fs_err *err)
 	kube_informer_opts_init(&io);
 	io.path = path;
 	io.name = "forecastscalers";
+	/*
+	 * Of the status, only what seed_from_status reads: the rest is
+	 * rewritten by every evaluation, and is most of the object (kilobytes
+	 * a scaler, parsed again at each evaluation).
+	 */
+	io.keep = scaler_keep;
 	if (ns)
 		str_fmt(path, sizeof(path), GROUP_PATH "/namespaces/%s/forecastscalers", ns);
 	else
@@ -3627,6 +3716,7 @@ static enum fs_rc add_informers(struct ctrl *c, char *ns, struct fs_err *err)
 	c->informer_ns[i] = ns;
 	c->n_informers++;
 	io.name = "concurrencybudgets";
+	io.keep = NULL;
 	if (ns)
 		str_fmt(path, sizeof(path), GROUP_PATH "/namespaces/%s/concurrencybudgets", ns);
 	else

@@ -36,7 +36,8 @@ first_time() { # file from cond
 }
 
 test_periodic_load_is_provisioned_before_it_rises() {
-	local ns op_port op_pid t0 t_peak t_rise t_safe t_ready t_fall t_down peak out row fc
+	local ns op_port op_pid t0 t_peak t_rise t_safe t_ready t_fall t_down peak out row fc metrics evals \
+		queries refits
 	# `kubectl wait` fails at once on a CRD whose status is not written yet
 	# (a fresh control plane): wait for Established here first.
 	"$KUBECTL" apply -f "$REPO/crd/" >/dev/null
@@ -153,6 +154,18 @@ FS
 	awk -v d="$t_down" -v f="$t_fall" 'BEGIN { exit !(d >= f + 7) }' ||
 		fail "scaled down at $t_down, within the 10 s stabilisation window after the load fell at $t_fall"
 	assert_eq "$("$KUBECTL" -n "$ns" get deploy web -o jsonpath='{.spec.replicas}')" 1 "replicas after the peak"
+
+	# The interval is the step: every evaluation falls on a bucket and reads
+	# it and the current value in one range query. A refit reads the history
+	# and then the value: one query more each.
+	metrics=$(curl -sf "http://127.0.0.1:$op_port/metrics")
+	evals=$(echo "$metrics" | awk '$1 == "foresight_reconcile_duration_seconds_count" {print $2}')
+	queries=$(echo "$metrics" | awk '$1 == "foresight_prometheus_queries_total" {print $2}')
+	refits=$(grep -c ': fitted ' "$WORK/operator.log" || true)
+	echo "$queries Prometheus queries for $evals evaluations and $refits refits"
+	[ "$evals" -ge 30 ] || fail "only $evals evaluations"
+	[ "$queries" -le $((evals + refits + 2)) ] ||
+		fail "$queries Prometheus queries for $evals evaluations and $refits refits: not one an evaluation"
 	kill -TERM "$op_pid"
 	wait "$op_pid" || fail "the operator exited with status $? on SIGTERM"
 }
