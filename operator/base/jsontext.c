@@ -38,42 +38,46 @@ static json_tokener *thread_tokener(void)
 	return tok;
 }
 
-json_object *jsontext_parse(const char *text, size_t len, enum json_tokener_error *error,
-                            size_t *end)
+enum fs_rc jsontext_parse(json_object **out, size_t *end, enum json_tokener_error *error,
+                          const char *text, size_t len)
 {
 	json_tokener *tok;
-	json_object *v;
 
+	*out = NULL;
 	*error = json_tokener_success;
 	if (end)
 		*end = 0;
 	if (len > INT_MAX) {
 		*error = json_tokener_error_size;
-		return NULL;
+		return FS_EPARSE;
 	}
 	if (!(tok = thread_tokener()))
-		return NULL;
+		return FS_ENOMEM;
 	json_tokener_reset(tok);
-	v = json_tokener_parse_ex(tok, text, (int)len);
+	*out = json_tokener_parse_ex(tok, text, (int)len);
 	*error = json_tokener_get_error(tok);
 	if (end)
 		*end = json_tokener_get_parse_end(tok);
-	if (*error != json_tokener_success) {
-		json_object_put(v);
-		v = NULL;
-	}
 	/* Its string buffer grew to the longest string in the text: not kept past the cap. */
 	if (len > JSONTEXT_KEEP_MAX) {
 		pthread_setspecific(kept_key, NULL);
 		json_tokener_free(tok);
 	}
-	return v;
+	if (*error != json_tokener_success) {
+		json_object_put(*out);
+		*out = NULL;
+		return FS_EPARSE;
+	}
+	return FS_OK;
 }
 
 json_object *jsontext_parse_str(const char *text)
 {
 	enum json_tokener_error jerr;
+	json_object *v = NULL;
 
 	/* The terminator too, as json_tokener_parse: it ends a bare number at the top. */
-	return text ? jsontext_parse(text, strlen(text) + 1, &jerr, NULL) : NULL;
+	if (text)
+		jsontext_parse(&v, NULL, &jerr, text, strlen(text) + 1);
+	return v;
 }

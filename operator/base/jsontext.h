@@ -12,10 +12,11 @@
  * per parse.
  *
  *	enum json_tokener_error jerr;
- *	size_t end;
- *	json_object *v = jsontext_parse(body, len, &jerr, &end);
- *	if (!v) ... json_tokener_error_desc(jerr) ...
- *	json_object_put(v);
+ *	json_object *v;
+ *	switch (jsontext_parse(&v, NULL, &jerr, body, len)) {
+ *	case FS_OK: ... json_object_put(v); break;
+ *	case FS_EPARSE: ... json_tokener_error_desc(jerr) ...
+ *	}
  *
  * A thread's tokener is freed when the thread exits; one that parsed more
  * than JSONTEXT_KEEP_MAX bytes is freed at once, so what a thread keeps
@@ -25,19 +26,22 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
+#include "base/result.h"
+
 #define JSONTEXT_KEEP_MAX (64 * 1024)
 
 /*
  * Parses the first JSON value in the `len` bytes of `text` (which need not
- * be NUL-terminated). Returns it, the caller's (json_object_put), or NULL
- * with the reason in `*error` (json_tokener_continue: the text ends before
- * the value does). NULL with `*error` json_tokener_success is out of
- * memory. When `end` is not NULL it receives how many bytes the value took:
- * trailing text is not read, so a caller that wants nothing after the
- * value compares it with `len`.
+ * be NUL-terminated) into `*out`, the caller's (json_object_put; NULL for
+ * JSON null). When `end` is not NULL it receives how many bytes the value
+ * took: trailing text is not read, so a caller that wants nothing after
+ * the value compares it with `len`. FS_EPARSE with the reason in `*error`
+ * when the text is not JSON (json_tokener_continue: it ends before the
+ * value does), FS_ENOMEM when out of memory; `*out` is NULL then. Sets no
+ * message: the caller knows what it was parsing.
  */
-json_object *jsontext_parse(const char *text, size_t len, enum json_tokener_error *error,
-                            size_t *end);
+enum fs_rc jsontext_parse(json_object **out, size_t *end, enum json_tokener_error *error,
+                          const char *text, size_t len);
 
 /* As json_tokener_parse: the JSON value a NUL-terminated string begins with, or NULL. */
 json_object *jsontext_parse_str(const char *text);

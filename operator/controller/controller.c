@@ -31,6 +31,7 @@
 #define REFIT_MAX_AGE_S   3600 /* a model is refitted at least hourly */
 #define NOT_READY_REFIT_S 300  /* and one short of history every five minutes */
 #define FRESH_SLACK_S     1.0  /* an evaluation this late after a bucket still reads both at once */
+#define FRESH_MAX_DUE     64   /* more buckets due (a catch-up) are read apart from the value */
 #define RETRY_INVALID_MS  60000 /* an invalid spec is looked at again after a minute */
 #define N_CONDITIONS      8
 #define SECRET_MAX        (64u << 10)
@@ -752,13 +753,13 @@ static const char *resource_version(json_object *obj)
 
 /*
  * Writes `status` (consumed) with a merge patch on /status, except when it
- * is what was last written and the cache has not caught up with that write
- * yet; or when the object is as that write left it (its resourceVersion)
- * and only the moving figures changed, which are written with the next
- * changed decision or after STATUS_REFRESH_S. So an unchanged decision
- * costs no request, and another writer's edit is undone at the next
- * evaluation. The cache does not hold the status to compare with (see
- * add_informers): a restarted operator writes each status once. In
+ * is what was last written and the object is as that write found it (the
+ * cache has not caught up yet) or left it (their resourceVersions); or when
+ * the object is as that write left it and only the moving figures changed,
+ * which are written with the next changed decision or after
+ * STATUS_REFRESH_S. So an unchanged decision costs no request, and another
+ * writer's edit is undone at the next evaluation. The cache does not hold the status to compare
+ * with (see add_informers): a restarted operator writes each status once. In
  * --dry-run only logs it.
  */
 static enum fs_rc write_status(struct ctrl *c, struct scaler *s, json_object *obj,
@@ -774,7 +775,8 @@ static enum fs_rc write_status(struct ctrl *c, struct scaler *s, json_object *ob
 	text = json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN |
 	                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
 	hash = text_hash(text);
-	if (s->status_hash == hash && strcmp(s->status_rv, rv) == 0)
+	if (s->status_hash == hash &&
+	    (strcmp(s->status_rv, rv) == 0 || (s->written_rv[0] && strcmp(s->written_rv, rv) == 0)))
 		goto out;
 	if (s->status_hash && s->written_rv[0] && strcmp(s->written_rv, rv) == 0 &&
 	    clock_mono_s() - s->status_written_at < STATUS_REFRESH_S &&
@@ -1360,10 +1362,12 @@ static void feed_series(struct metric_state *m, const struct prom_series *series
 	for (size_t k = 0; k < series->n; k++) {
 		double bucket = series->t[k] - shift;
 
-		if (bucket > m->fed_until + step / 2 && bucket < end + step / 2) {
-			fc_update(m->fc, series->v[k]);
-			m->fed_until = bucket;
-		}
+		if (bucket < m->fed_until + step / 2 || bucket > end + step / 2)
+			continue;
+		for (; m->fed_until + step * 1.5 < bucket; m->fed_until += step)
+			fc_update(m->fc, NAN);
+		fc_update(m->fc, series->v[k]);
+		m->fed_until = bucket;
 	}
 	while (m->fed_until + step < end + step / 2) {
 		fc_update(m->fc, NAN);
@@ -1445,7 +1449,7 @@ static void fresh_query(struct fresh *f, struct scaler *s, size_t i, const struc
 	const double *last;
 
 	memset(f, 0, sizeof(*f));
-	if (sp->model == FC_NONE || refit_due(s, m, sp, now) || due < 1 ||
+	if (sp->model == FC_NONE || refit_due(s, m, sp, now) || due < 1 || due > FRESH_MAX_DUE ||
 	    now - bucket > FRESH_SLACK_S || m->fresh_refused == sp->generation + 1)
 		return;
 	f->tried = true;

@@ -876,15 +876,16 @@ static enum fs_rc parse_json(json_object **out, const struct buf *body, const ch
 {
 	json_object *v;
 	enum json_tokener_error jerr;
+	enum fs_rc rc;
 
 	if (!body->data || body->len == 0)
 		return fs_fail(err, FS_EPARSE, "%s: empty response", what);
-	v = jsontext_parse(body->data, body->len, &jerr, NULL);
-	if (!v && jerr == json_tokener_success)
+	rc = jsontext_parse(&v, NULL, &jerr, body->data, body->len);
+	if (rc == FS_ENOMEM)
 		return fs_fail(err, FS_ENOMEM, "out of memory");
-	if (!v)
+	if (rc != FS_OK || !v)
 		return fs_fail(err, FS_EPARSE, "%s: invalid JSON in response: %s", what,
-		               json_tokener_error_desc(jerr));
+		               rc == FS_OK ? "null" : json_tokener_error_desc(jerr));
 	*out = v;
 	return FS_OK;
 }
@@ -950,8 +951,7 @@ enum fs_rc kube_watch_event_decode(json_object **event, const char **type, json_
 		return FS_OK;
 	if (len > INT_MAX)
 		return fs_fail(err, FS_ETOOLARGE, "%s: a watch event of %zu bytes", what, len);
-	ev = jsontext_parse(text, len, &jerr, &end);
-	if (!ev && jerr == json_tokener_success)
+	if (jsontext_parse(&ev, &end, &jerr, text, len) == FS_ENOMEM)
 		return fs_fail(err, FS_ENOMEM, "out of memory");
 	/* One complete value and nothing after it. */
 	if (!ev || end != len || !json_object_object_get_ex(ev, "type", &t) ||

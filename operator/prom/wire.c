@@ -254,19 +254,16 @@ enum fs_rc prom_parse_response(json_object **root, json_object **data, long http
                                const char *body, size_t len, struct fs_err *err)
 {
 	char excerpt[BODY_SHOWN_MAX + 1];
-	enum json_tokener_error jerr;
+	enum json_tokener_error jerr = json_tokener_success;
 	json_object *r = NULL, *d = NULL;
 	const char *status, *type, *text;
-	bool cut_short = false;
+	bool cut_short;
 	enum fs_rc rc;
 
-	if (body && len > 0) {
-		r = jsontext_parse(body, len, &jerr, NULL);
-		if (!r && jerr == json_tokener_success)
-			return fs_fail(err, FS_ENOMEM, "out of memory");
-		/* Valid so far but unfinished: the answer was cut short. */
-		cut_short = jerr == json_tokener_continue;
-	}
+	if (body && len > 0 && jsontext_parse(&r, NULL, &jerr, body, len) == FS_ENOMEM)
+		return fs_fail(err, FS_ENOMEM, "out of memory");
+	/* Valid so far but unfinished: the answer was cut short. */
+	cut_short = !r && jerr == json_tokener_continue;
 	status = get_string(r, "status");
 	if (status && strcmp(status, "success") == 0 && http_status >= 200 && http_status <= 299 &&
 	    json_object_object_get_ex(r, "data", &d)) {

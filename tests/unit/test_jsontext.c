@@ -29,15 +29,15 @@ static void parses_again_after_a_failure(void **state)
 	size_t end;
 
 	(void)state;
-	v = jsontext_parse("{\"a\":1", 6, &jerr, &end);
+	assert_int_equal(jsontext_parse(&v, &end, &jerr, "{\"a\":1", 6), FS_EPARSE);
 	assert_null(v);
 	assert_int_equal(jerr, json_tokener_continue);
-	v = jsontext_parse("{\"a\":]", 6, &jerr, NULL);
+	assert_int_equal(jsontext_parse(&v, NULL, &jerr, "{\"a\":]", 6), FS_EPARSE);
 	assert_null(v);
 	assert_int_not_equal(jerr, json_tokener_success);
 	assert_int_not_equal(jerr, json_tokener_continue);
 	for (int i = 0; i < 3; i++) {
-		v = jsontext_parse("{\"b\":2}", 7, &jerr, &end);
+		assert_int_equal(jsontext_parse(&v, &end, &jerr, "{\"b\":2}", 7), FS_OK);
 		assert_non_null(v);
 		assert_int_equal(jerr, json_tokener_success);
 		assert_int_equal(end, 7);
@@ -55,12 +55,12 @@ static void says_where_the_value_ends(void **state)
 
 	(void)state;
 	/* Not NUL-terminated where it stops: only `len` bytes are read. */
-	v = jsontext_parse(text, strlen(text), &jerr, &end);
+	assert_int_equal(jsontext_parse(&v, &end, &jerr, text, strlen(text)), FS_OK);
 	assert_non_null(v);
 	assert_int_equal(end, 7);
 	assert_int_equal(field(v, "c"), 3);
 	json_object_put(v);
-	v = jsontext_parse(text + 7, 7, &jerr, &end);
+	assert_int_equal(jsontext_parse(&v, &end, &jerr, text + 7, 7), FS_OK);
 	assert_non_null(v);
 	assert_int_equal(field(v, "d"), 4);
 	json_object_put(v);
@@ -68,9 +68,13 @@ static void says_where_the_value_ends(void **state)
 
 static void parses_strings_as_json_c_does(void **state)
 {
+	enum json_tokener_error jerr;
 	json_object *v;
 
 	(void)state;
+	/* JSON null parses, to no object (the terminator ends the literal). */
+	assert_int_equal(jsontext_parse(&v, NULL, &jerr, "null", 5), FS_OK);
+	assert_null(v);
 	assert_null(jsontext_parse_str(NULL));
 	assert_null(jsontext_parse_str("{"));
 	v = jsontext_parse_str("42");
