@@ -57,9 +57,9 @@ static const char *const condition_types[N_CONDITIONS] = {
 struct condition {
 	bool set;
 	bool status;
-	char reason[64];
-	char *message;  /* on the heap: most are short, and a scaler has eight */
-	char since[32]; /* lastTransitionTime */
+	const char *reason; /* a string literal: reasons are fixed words */
+	char *message;      /* on the heap: most are short, and a scaler has eight */
+	double since;       /* lastTransitionTime, unix seconds */
 };
 
 struct metric_state {
@@ -125,8 +125,9 @@ struct prom_share {
 	unsigned refs;
 };
 
-#define RECENT_SCALES    8   /* scale events a scaler's status keeps (recentScales) */
-#define STATUS_REFRESH_S 300 /* an unchanged decision's figures are written this often */
+#define RECENT_SCALES        8    /* scale events a scaler's status keeps (recentScales) */
+#define STATUS_REFRESH_S     300  /* an unchanged decision's figures are written this often, */
+#define STATUS_REFRESH_SHARE 0.25 /* or less, so they take at most this share of --kube-qps */
 
 struct recent_scale {
 	double at; /* unix seconds */
@@ -158,13 +159,13 @@ struct scaler {
 	struct condition cond[N_CONDITIONS];
 	/*
 	 * The status last written, to write only changes: hashes (not the
-	 * kilobytes of JSON) of its text and of its decision_part, the
-	 * object's resourceVersion before the write and the one the write
-	 * gave it.
+	 * kilobytes of JSON) of its text and its decision_hash, and
+	 * text_hashes of the object's resourceVersion before the write and
+	 * of the one the write gave it.
 	 */
 	uint64_t status_hash, decision_hash; /* 0: none written */
-	char status_rv[64], written_rv[64];
-	double status_written_at; /* monotonic seconds */
+	uint64_t status_rv, written_rv;      /* written_rv 0: the write gave none */
+	double status_written_at;            /* monotonic seconds */
 	char last_scale_time[32];
 
 	/*
@@ -451,13 +452,28 @@ static void prom_pool_stats(struct prom_client_stats *out, struct prom_pool *poo
 /* --- scalers ---------------------------------------------------------------- */
 
 /* FNV-1a: enough to tell a rendering or a message from the last one. */
+#define FNV_OFFSET 14695981039346656037ULL
+#define FNV_PRIME  1099511628211ULL
+
+/*
+ * FNV-1a of `text` into `h`; with `shape`, each run of digits counts as one
+ * '#': "needs 6 replicas" hashes as "needs # replicas".
+ */
+static uint64_t hash_text(uint64_t h, const char *text, bool shape)
+{
+	for (const char *p = text; *p; p++) {
+		bool digit = *p >= '0' && *p <= '9';
+
+		if (shape && digit && p > text && p[-1] >= '0' && p[-1] <= '9')
+			continue;
+		h = (h ^ (unsigned char)(shape && digit ? '#' : *p)) * FNV_PRIME;
+	}
+	return h;
+}
+
 static uint64_t text_hash(const char *text)
 {
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *text; text++)
-		h = (h ^ (unsigned char)*text) * 1099511628211ULL;
-	return h;
+	return hash_text(FNV_OFFSET, text, false);
 }
 
 /*
@@ -620,16 +636,17 @@ static void on_budget_delete(void *ctx, json_object *obj)
 
 /* --- conditions and status --------------------------------------------------- */
 
+/* `reason` is a string literal: the condition keeps the pointer. */
 static void set_condition(struct scaler *s, int i, bool status, const char *reason,
                           const char *message, double now)
 {
 	struct condition *c = &s->cond[i];
 
 	if (!c->set || c->status != status)
-		rfc3339(c->since, sizeof(c->since), now);
+		c->since = now;
 	c->set = true;
 	c->status = status;
-	str_fmt(c->reason, sizeof(c->reason), "%s", reason);
+	c->reason = reason;
 	if (!set_text(&c->message, message ? message : ""))
 		log_warn("%s: %s condition: out of memory for its message", s->key,
 		         condition_types[i]);
@@ -643,17 +660,19 @@ static json_object *conditions_json(const struct scaler *s, int64_t generation)
 
 	for (int i = 0; i < N_CONDITIONS; i++) {
 		const struct condition *c = &s->cond[i];
+		char since[32];
 		json_object *o;
 
 		if (!c->set)
 			continue;
+		rfc3339(since, sizeof(since), c->since);
 		o = json_object_new_object();
 		json_object_object_add(o, "type", json_object_new_string(condition_types[i]));
 		json_object_object_add(o, "status",
 		                       json_object_new_string(c->status ? "True" : "False"));
 		json_object_object_add(o, "reason", json_object_new_string(c->reason));
 		json_object_object_add(o, "message", json_object_new_string(c->message));
-		json_object_object_add(o, "lastTransitionTime", json_object_new_string(c->since));
+		json_object_object_add(o, "lastTransitionTime", json_object_new_string(since));
 		json_object_object_add(o, "observedGeneration", json_object_new_int64(generation));
 		json_object_array_add(list, o);
 	}
@@ -666,78 +685,120 @@ static json_object *num(double v)
 	return json_object_new_double(round(v * 1000.0) / 1000.0);
 }
 
-/* `text` with every run of digits as one '#': "needs 6 replicas" -> "needs # replicas". */
-static json_object *without_numbers(const char *text)
+/* FNV-1a of the 8 bytes of `bits` into `h`. */
+static uint64_t hash_bits(uint64_t h, uint64_t bits)
 {
-	size_t n = strlen(text), o = 0;
-	char *shape = malloc(n + 1);
-	json_object *j;
+	for (int i = 0; i < 8; i++, bits >>= 8)
+		h = (h ^ (bits & 0xff)) * FNV_PRIME;
+	return h;
+}
 
-	if (!shape)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (text[i] >= '0' && text[i] <= '9') {
-			if (o == 0 || shape[o - 1] != '#')
-				shape[o++] = '#';
-		} else {
-			shape[o++] = text[i];
+/* `v` (any JSON) into `h`: its type, keys and values, in order. */
+static uint64_t hash_json(uint64_t h, json_object *v)
+{
+	enum json_type t = json_object_get_type(v);
+	double d;
+	uint64_t bits;
+
+	h = hash_bits(h, (uint64_t)t);
+	switch (t) {
+	case json_type_null:
+		break;
+	case json_type_boolean:
+	case json_type_int:
+		h = hash_bits(h, (uint64_t)json_object_get_int64(v));
+		break;
+	case json_type_double:
+		d = json_object_get_double(v);
+		memcpy(&bits, &d, sizeof(bits));
+		h = hash_bits(h, bits);
+		break;
+	case json_type_string:
+		h = hash_text(h, json_object_get_string(v), false);
+		break;
+	case json_type_array:
+		for (size_t i = 0, n = json_object_array_length(v); i < n; i++)
+			h = hash_json(h, json_object_array_get_idx(v, i));
+		break;
+	case json_type_object: {
+		json_object_object_foreach(v, key, val)
+		{
+			h = hash_text(h, key, false);
+			h = hash_json(h, val);
 		}
+		break;
 	}
-	shape[o] = '\0';
-	j = json_object_new_string(shape);
-	free(shape);
-	return j;
+	}
+	return h;
 }
 
 /*
- * A copy of `status` (the caller's) without the figures that move with every
- * sample: the metrics' values and forecasts, and the numbers of the
- * decision's reason and of the condition messages that repeat it (their
- * words stay: "no data, so it holds" is another decision than "needs").
- * What is left changes only when the decision does. NULL when out of memory.
+ * The members of the object `obj` into `h`, leaving out the keys in `skip`
+ * (NULL-terminated, or NULL), and hashing the string of the key `shaped`,
+ * when it is `reason`, by its words only (hash_text's shape).
  */
-static json_object *decision_part(json_object *status)
+static uint64_t hash_members(uint64_t h, json_object *obj, const char *const *skip,
+                             const char *shaped, const char *reason)
 {
-	json_object *d = NULL, *dec, *reason, *list, *v;
+	json_object_object_foreach(obj, key, val)
+	{
+		bool left_out = false;
 
-	if (json_object_deep_copy(status, &d, NULL) != 0)
-		return NULL;
-	if (json_object_object_get_ex(d, "decision", &dec) &&
-	    json_object_object_get_ex(dec, "reason", &reason)) {
-		if (json_object_object_get_ex(d, "conditions", &list)) {
-			for (size_t i = 0, n = json_object_array_length(list); i < n; i++) {
-				json_object *c = json_object_array_get_idx(list, i);
-
-				if (json_object_object_get_ex(c, "message", &v) &&
-				    strcmp(json_object_get_string(v),
-				           json_object_get_string(reason)) == 0)
-					json_object_object_add(
-					    c, "message",
-					    without_numbers(json_object_get_string(v)));
-			}
-		}
-		json_object_object_add(dec, "reason",
-		                       without_numbers(json_object_get_string(reason)));
+		for (size_t k = 0; skip && skip[k] && !left_out; k++)
+			left_out = strcmp(key, skip[k]) == 0;
+		if (left_out)
+			continue;
+		h = hash_text(h, key, false);
+		if (shaped && reason && strcmp(key, shaped) == 0 &&
+		    json_object_is_type(val, json_type_string) &&
+		    strcmp(json_object_get_string(val), reason) == 0)
+			h = hash_text(h, reason, true);
+		else
+			h = hash_json(h, val);
 	}
-	if (json_object_object_get_ex(d, "metrics", &list)) {
-		static const char *const moving[] = {"value", "forecast", "upper", "mape"};
-
-		for (size_t i = 0, n = json_object_array_length(list); i < n; i++) {
-			for (size_t k = 0; k < sizeof(moving) / sizeof(moving[0]); k++)
-				json_object_object_del(json_object_array_get_idx(list, i),
-				                       moving[k]);
-		}
-	}
-	return d;
+	return h;
 }
 
-/* A hash of decision_part(status) as JSON: it changes when the decision does. */
+/*
+ * A hash of `status` without the figures that move with every sample: the
+ * metrics' values and forecasts, and the numbers of the decision's reason
+ * and of the condition messages that repeat it (their words stay: "no
+ * data, so it holds" is another decision than "needs"). It changes only
+ * when the decision does. Walks the status: no copy.
+ */
 static uint64_t decision_hash(json_object *status)
 {
-	json_object *d = decision_part(status);
-	uint64_t h = d ? text_hash(json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN)) : 0;
+	static const char *const moving[] = {"value", "forecast", "upper", "mape", NULL};
+	uint64_t h = FNV_OFFSET;
+	const char *reason = NULL;
+	json_object *dec = NULL, *v;
 
-	json_object_put(d);
+	if (json_object_object_get_ex(status, "decision", &dec) &&
+	    json_object_object_get_ex(dec, "reason", &v))
+		reason = json_object_get_string(v);
+	json_object_object_foreach(status, key, val)
+	{
+		bool metrics = strcmp(key, "metrics") == 0,
+		     conditions = strcmp(key, "conditions") == 0;
+
+		h = hash_text(h, key, false);
+		if (val == dec && reason) {
+			h = hash_members(h, val, NULL, "reason", reason);
+		} else if ((metrics || conditions) && json_object_is_type(val, json_type_array)) {
+			for (size_t i = 0, n = json_object_array_length(val); i < n; i++) {
+				json_object *item = json_object_array_get_idx(val, i);
+
+				if (!json_object_is_type(item, json_type_object))
+					h = hash_json(h, item);
+				else if (metrics)
+					h = hash_members(h, item, moving, NULL, NULL);
+				else
+					h = hash_members(h, item, NULL, "message", reason);
+			}
+		} else {
+			h = hash_json(h, val);
+		}
+	}
 	return h;
 }
 
@@ -752,34 +813,51 @@ static const char *resource_version(json_object *obj)
 }
 
 /*
+ * How long an unchanged decision's figures wait to be written again:
+ * STATUS_REFRESH_S, or longer when the scalers' refreshes would take more
+ * than STATUS_REFRESH_SHARE of --kube-qps (at 20 a second, past 1,500
+ * scalers), so that changed decisions keep the rest of it.
+ */
+static double status_refresh_s(struct ctrl *c)
+{
+	double qps = c->opts.kube ? kube_client_qps(c->opts.kube) : 0, n;
+
+	if (qps <= 0)
+		return STATUS_REFRESH_S;
+	pthread_mutex_lock(&c->mu);
+	n = (double)c->scalers.len;
+	pthread_mutex_unlock(&c->mu);
+	return fmax(STATUS_REFRESH_S, n / (qps * STATUS_REFRESH_SHARE));
+}
+
+/*
  * Writes `status` (consumed) with a merge patch on /status, except when it
  * is what was last written and the object is as that write found it (the
  * cache has not caught up yet) or left it (their resourceVersions); or when
  * the object is as that write left it and only the moving figures changed,
  * which are written with the next changed decision or after
- * STATUS_REFRESH_S. So an unchanged decision costs no request, and another
- * writer's edit is undone at the next evaluation. The cache does not hold the status to compare
- * with (see add_informers): a restarted operator writes each status once. In
- * --dry-run only logs it.
+ * status_refresh_s. So an unchanged decision costs no request, and another
+ * writer's edit is undone at the next evaluation. The cache does not hold
+ * the status to compare with (see add_informers): a restarted operator
+ * writes each status once. In --dry-run only logs it. Call without c->mu.
  */
 static enum fs_rc write_status(struct ctrl *c, struct scaler *s, json_object *obj,
                                json_object *status, struct fs_err *err)
 {
 	json_object *patch = json_object_new_object(), *written = NULL;
-	const char *text, *rv = resource_version(obj);
+	const char *text;
 	char path[PATH_LEN];
-	uint64_t hash, decision = 0;
+	uint64_t hash, decision = 0, rv = text_hash(resource_version(obj));
 	enum fs_rc rc = FS_OK;
 
 	json_object_object_add(patch, "status", status);
 	text = json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN |
 	                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
 	hash = text_hash(text);
-	if (s->status_hash == hash &&
-	    (strcmp(s->status_rv, rv) == 0 || (s->written_rv[0] && strcmp(s->written_rv, rv) == 0)))
+	if (s->status_hash == hash && (s->status_rv == rv || s->written_rv == rv))
 		goto out;
-	if (s->status_hash && s->written_rv[0] && strcmp(s->written_rv, rv) == 0 &&
-	    clock_mono_s() - s->status_written_at < STATUS_REFRESH_S &&
+	if (s->status_hash && s->written_rv == rv &&
+	    clock_mono_s() - s->status_written_at < status_refresh_s(c) &&
 	    (decision = decision_hash(status)) == s->decision_hash)
 		goto out;
 	if (c->opts.dry_run) {
@@ -795,9 +873,8 @@ static enum fs_rc write_status(struct ctrl *c, struct scaler *s, json_object *ob
 	if (rc == FS_OK) {
 		s->status_hash = hash;
 		s->decision_hash = decision ? decision : decision_hash(status);
-		str_fmt(s->status_rv, sizeof(s->status_rv), "%s", rv);
-		str_fmt(s->written_rv, sizeof(s->written_rv), "%s",
-		        written ? resource_version(written) : "");
+		s->status_rv = rv;
+		s->written_rv = written ? text_hash(resource_version(written)) : 0;
 		s->status_written_at = clock_mono_s();
 	}
 out:
@@ -1430,6 +1507,8 @@ static bool refit_due(const struct scaler *s, const struct metric_state *m,
  * is a multiple of the step or the step of the interval.
  */
 struct fresh {
+	bool refit;                /* the model is fitted again instead (refit_due) */
+	double bucket;             /* the last bucket at or before the evaluation */
 	bool tried;                /* the query was made */
 	enum fs_rc rc;             /* and its result */
 	struct fs_err err;         /* when rc is not FS_OK */
@@ -1442,15 +1521,19 @@ static void fresh_query(struct fresh *f, struct scaler *s, size_t i, const struc
                         double now)
 {
 	struct metric_state *m = &s->m[i];
-	double bucket = bucket_floor(s, sp, now);
-	long long due = m->fc ? llround((bucket - m->fed_until) / sp->step) : 0;
 	/* In whole milliseconds, as Prometheus is asked: exactly `due` points. */
 	long long end_ms = llround(now * 1000.0), step_ms = llround(sp->step * 1000.0);
+	long long due;
 	const double *last;
 
 	memset(f, 0, sizeof(*f));
-	if (sp->model == FC_NONE || refit_due(s, m, sp, now) || due < 1 || due > FRESH_MAX_DUE ||
-	    now - bucket > FRESH_SLACK_S || m->fresh_refused == sp->generation + 1)
+	if (sp->model == FC_NONE)
+		return;
+	f->refit = refit_due(s, m, sp, now);
+	f->bucket = bucket_floor(s, sp, now);
+	due = m->fc ? llround((f->bucket - m->fed_until) / sp->step) : 0;
+	if (f->refit || due < 1 || due > FRESH_MAX_DUE || now - f->bucket > FRESH_SLACK_S ||
+	    m->fresh_refused == sp->generation + 1)
 		return;
 	f->tried = true;
 	f->rc = prom_query_range(&f->series, s->prom->client, sp->metrics[i].query,
@@ -1479,6 +1562,12 @@ static void fresh_query(struct fresh *f, struct scaler *s, size_t i, const struc
 	}
 }
 
+/* The fresh query was made and Prometheus did not answer: no second query. */
+static bool fresh_failed(const struct fresh *f)
+{
+	return f->tried && f->rc != FS_OK && f->rc != FS_EINVAL;
+}
+
 /*
  * Brings the metric's model up to date (from `fresh` when it holds the due
  * buckets) and fills `fc` with its upper bounds over the lead time
@@ -1498,13 +1587,11 @@ static void forecast_metric(struct ctrl *c, struct scaler *s, size_t i, const st
 
 	memset(fc, 0, sizeof(*fc));
 	fc->error = NAN;
-	if (refit_due(s, m, sp, now)) {
+	if (fresh->refit) {
 		rc = refit(c, s, i, sp, now, &err);
 	} else if (fresh->tried && fresh->rc == FS_OK) {
-		double bucket = bucket_floor(s, sp, now);
-
-		feed_series(m, &fresh->series, now - bucket, sp->step, bucket);
-	} else if (fresh->tried && fresh->rc != FS_EINVAL) {
+		feed_series(m, &fresh->series, now - fresh->bucket, sp->step, fresh->bucket);
+	} else if (fresh_failed(fresh)) {
 		rc = fresh->rc;
 		err = fresh->err;
 	} else {
@@ -2013,9 +2100,9 @@ struct evaluation {
 	char error[512];
 };
 
-/* The scaler's metrics into `metrics` (values, forecasts) for the replica math. */
 /*
- * Returns FS_EINVAL, naming the metric, when Prometheus refuses a query as
+ * The scaler's metrics into `metrics` (values, forecasts) for the replica
+ * math. Returns FS_EINVAL, naming the metric, when Prometheus refuses a query as
  * malformed: that is the spec's fault, not an outage to fall back from.
  */
 static enum fs_rc evaluate_metrics(struct ctrl *c, struct scaler *s, const struct ctrl_spec *sp,
@@ -2040,8 +2127,8 @@ static enum fs_rc evaluate_metrics(struct ctrl *c, struct scaler *s, const struc
 		if (fresh.have_sample) {
 			sample = fresh.sample;
 			rc = FS_OK;
-		} else if (fresh.tried && fresh.rc != FS_OK && fresh.rc != FS_EINVAL) {
-			rc = fresh.rc; /* Prometheus is not answering: no second query */
+		} else if (fresh_failed(&fresh)) {
+			rc = fresh.rc;
 			err = fresh.err;
 		} else {
 			rc = prom_query(&sample, s->prom->client, sp->metrics[i].query, now, &err);
@@ -2200,30 +2287,28 @@ static json_object *status_json(const struct scaler *s, const struct evaluation 
 /*
  * One metric state per metric of a valid spec: a scaler holds what its spec
  * asks for, not room for CTRL_METRICS_MAX. The models of metrics past a
- * smaller count are freed. False when out of memory (nothing changed).
+ * smaller count are freed. False when out of memory to grow (nothing
+ * changed); shrinking always succeeds.
  */
 static bool size_metrics(struct scaler *s, size_t n)
 {
 	struct metric_state *m;
 
-	if (n == s->n_m)
-		return true;
-	for (size_t i = n; i < s->n_m; i++)
-		fc_free(s->m[i].fc);
-	if (n == 0) {
-		free(s->m);
-		s->m = NULL;
-		s->n_m = 0;
+	if (n <= s->n_m) {
+		for (size_t i = n; i < s->n_m; i++)
+			fc_free(s->m[i].fc);
+		if (n == 0) {
+			free(s->m);
+			s->m = NULL;
+		} else if (n < s->n_m && (m = realloc(s->m, n * sizeof(*m)))) {
+			s->m = m; /* a shrink realloc refused keeps the larger block */
+		}
+		s->n_m = n;
 		return true;
 	}
-	m = realloc(s->m, n * sizeof(*m));
-	if (!m) {
-		if (n < s->n_m)
-			s->n_m = n; /* the models past n are freed already */
+	if (!(m = realloc(s->m, n * sizeof(*m))))
 		return false;
-	}
-	if (n > s->n_m)
-		memset(m + s->n_m, 0, (n - s->n_m) * sizeof(*m));
+	memset(m + s->n_m, 0, (n - s->n_m) * sizeof(*m));
 	s->m = m;
 	s->n_m = n;
 	return true;

@@ -93,6 +93,7 @@ struct dash {
 	uint64_t seq;
 	struct dash_msg **ring; /* the last opts.updates messages, consecutive seqs */
 	size_t ring_start, ring_n;
+	size_t readers;        /* dash_reader: with none, updates are neither rendered nor kept */
 	struct dash_msg *snap; /* the last state rendered; current while snap->seq == seq */
 	void (*notify)(void *ctx);
 	void *notify_ctx;
@@ -549,6 +550,16 @@ void dash_subscribe(struct dash *d, void (*notify)(void *ctx), void *ctx)
 	pthread_mutex_unlock(&d->mu);
 }
 
+void dash_reader(struct dash *d, bool joins)
+{
+	pthread_mutex_lock(&d->mu);
+	if (joins)
+		d->readers++;
+	else if (d->readers)
+		d->readers--;
+	pthread_mutex_unlock(&d->mu);
+}
+
 uint64_t dash_seq(struct dash *d)
 {
 	uint64_t seq;
@@ -557,6 +568,29 @@ uint64_t dash_seq(struct dash *d)
 	seq = d->seq;
 	pthread_mutex_unlock(&d->mu);
 	return seq;
+}
+
+/* Empties the ring: a reader after what it held sees a gap. Under mu. */
+static void ring_clear_locked(struct dash *d)
+{
+	for (size_t i = 0; i < d->ring_n; i++)
+		dash_msg_unref(d->ring[(d->ring_start + i) % d->o.updates]);
+	d->ring_n = 0;
+}
+
+/*
+ * Whether a change is rendered as an update message: only while a reader
+ * pulls them. Otherwise the change only takes the next sequence number,
+ * and the ring is emptied: a reader that joins starts from a snapshot,
+ * which has the change. Under mu.
+ */
+static bool update_wanted_locked(struct dash *d)
+{
+	if (d->readers)
+		return true;
+	d->seq++;
+	ring_clear_locked(d);
+	return false;
 }
 
 /*
@@ -571,9 +605,7 @@ static void push_locked(struct dash *d, struct out *o)
 	buf_release(&o->b);
 	d->seq++;
 	if (!m) {
-		for (size_t i = 0; i < d->ring_n; i++)
-			dash_msg_unref(d->ring[(d->ring_start + i) % d->o.updates]);
-		d->ring_n = 0;
+		ring_clear_locked(d);
 	} else if (d->ring_n == d->o.updates) {
 		dash_msg_unref(d->ring[d->ring_start]);
 		d->ring[d->ring_start] = m;
@@ -793,6 +825,8 @@ enum fs_rc dash_publish(struct dash *d, const char *key, const struct dash_sampl
 		if (has_event)
 			add_event(d, s, &e);
 	}
+	if (!update_wanted_locked(d))
+		goto out;
 	if (fresh || how == POINT_REWRITTEN) {
 		size_t max =
 		    SCALER_JSON_MAX + d->o.points * POINT_JSON_MAX + d->o.events * EVENT_JSON_MAX;
@@ -834,14 +868,14 @@ void dash_forget(struct dash *d, const char *key)
 
 	pthread_mutex_lock(&d->mu);
 	s = strmap_remove(&d->scalers, key);
-	if (s) {
+	if (s && update_wanted_locked(d)) {
 		begin_locked(&o, d, "forget", DELTA_MAX);
 		put(&o, ",\"key\":");
 		put_str(&o, key);
 		put(&o, "}");
 		push_locked(d, &o);
-		scaler_free(s);
 	}
+	scaler_free(s);
 	pthread_mutex_unlock(&d->mu);
 }
 
@@ -913,6 +947,8 @@ enum fs_rc dash_publish_budget(struct dash *d, const char *key, const struct das
 	}
 	free(old->json);
 	old->json = json;
+	if (!update_wanted_locked(d))
+		goto out;
 	begin_locked(&o, d, "budget", BUDGET_JSON_MAX + 64);
 	put(&o, ",\"budget\":");
 	put(&o, json);
@@ -930,14 +966,14 @@ void dash_forget_budget(struct dash *d, const char *key)
 
 	pthread_mutex_lock(&d->mu);
 	b = strmap_remove(&d->budgets, key);
-	if (b) {
+	if (b && update_wanted_locked(d)) {
 		begin_locked(&o, d, "forgetBudget", DELTA_MAX);
 		put(&o, ",\"key\":");
 		put_str(&o, key);
 		put(&o, "}");
 		push_locked(d, &o);
-		budget_free(b);
 	}
+	budget_free(b);
 	pthread_mutex_unlock(&d->mu);
 }
 

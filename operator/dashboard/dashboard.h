@@ -84,7 +84,7 @@ struct dash_opts {
 	size_t events;   /* scale events per scaler; default 64 */
 	size_t scalers;  /* scalers kept; past it new ones are refused; default 256 */
 	size_t budgets;  /* budgets kept; default 64 */
-	size_t updates;  /* messages kept for clients catching up; default 1024 */
+	size_t updates;  /* messages kept for clients catching up (while any is there); 1024 */
 };
 
 void dash_opts_init(struct dash_opts *opts);
@@ -167,6 +167,14 @@ enum fs_rc dash_publish_budget(struct dash *d, const char *key, const struct das
                                struct fs_err *err);
 
 void dash_forget_budget(struct dash *d, const char *key);
+
+/*
+ * A reader (a client that pulls dash_updates) joins or leaves. While none
+ * is there, changes are neither rendered as update messages nor kept: the
+ * store holds its state, and a reader that joins starts from a snapshot.
+ * Join before taking that snapshot, so no change falls between the two.
+ */
+void dash_reader(struct dash *d, bool joins);
 
 /* The sequence number of the last change (0: none yet). */
 uint64_t dash_seq(struct dash *d);

@@ -329,11 +329,14 @@ static int on_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		return 0;
 	}
 	case LWS_CALLBACK_ESTABLISHED: {
-		struct dash_msg *m = dash_snapshot(srv->dash);
+		struct dash_msg *m;
 		int sndbuf = WS_SNDBUF;
 
-		if (!m)
+		dash_reader(srv->dash, true);
+		if (!(m = dash_snapshot(srv->dash))) {
+			dash_reader(srv->dash, false);
 			return -1;
+		}
 		if (setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf,
 		               sizeof(sndbuf)) != 0)
 			log_debug("dashboard: SO_SNDBUF: %s", strerror(errno));
@@ -368,6 +371,7 @@ static int on_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 				c->next->prev = c->prev;
 			c->linked = false;
 			atomic_fetch_sub(&srv->ws_open, 1);
+			dash_reader(srv->dash, false);
 		}
 		if (c)
 			ws_release(c);

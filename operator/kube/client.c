@@ -371,6 +371,11 @@ const char *kube_client_server(const struct kube_client *c)
 	return c->server;
 }
 
+double kube_client_qps(const struct kube_client *c)
+{
+	return c->limiter.qps; /* set once, at kube_client_new */
+}
+
 /* Re-reads the token file into new credentials; the caller holds the mutex. */
 static enum fs_rc refresh_token_file(struct kube_client *c, struct fs_err *err)
 {

@@ -76,6 +76,9 @@ void kube_client_free(struct kube_client *c);
 /* The server URL the client talks to (owned by the client). */
 const char *kube_client_server(const struct kube_client *c);
 
+/* The client-side rate limit in requests a second (--kube-qps); <= 0: none. */
+double kube_client_qps(const struct kube_client *c);
+
 struct kube_request {
 	const char *method;       /* GET, POST, PUT, PATCH, DELETE */
 	const char *path;         /* starts with '/', query included */

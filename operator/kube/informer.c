@@ -500,13 +500,19 @@ static bool wait_or_stop(struct kube_informer *inf, long ms)
 	return !atomic_load(&inf->stop);
 }
 
+/* Records why the informer is failing; the caller holds inf->mu. */
+static void set_failing(struct kube_informer *inf, const char *what, const struct fs_err *err)
+{
+	snprintf(inf->failing, sizeof(inf->failing), "%s failed: %.200s", what, err->msg);
+}
+
 static void failed(struct kube_informer *inf, const char *what, const struct fs_err *err)
 {
 	long delay = (long)backoff_next(&inf->backoff);
 
 	pthread_mutex_lock(&inf->mu);
 	inf->stats.failures++;
-	snprintf(inf->failing, sizeof(inf->failing), "%s failed: %.200s", what, err->msg);
+	set_failing(inf, what, err);
 	pthread_mutex_unlock(&inf->mu);
 	log_warn("informer %s: %s failed (retrying in %ld ms): %s", inf->name, what, delay,
 	         err->msg);
@@ -519,7 +525,7 @@ static bool gives_up(struct kube_informer *inf, const char *what, const struct f
 	if (err->rc != FS_EAUTH || !inf->stop_when_denied)
 		return false;
 	pthread_mutex_lock(&inf->mu);
-	snprintf(inf->failing, sizeof(inf->failing), "%s failed: %.200s", what, err->msg);
+	set_failing(inf, what, err);
 	inf->denied = true;
 	pthread_cond_broadcast(&inf->changed);
 	pthread_mutex_unlock(&inf->mu);

@@ -114,6 +114,7 @@ static void ring_stays_capped_and_thins_out(size_t points)
 	o.points = points;
 	o.window_s = 600; /* thinned while a full ring covers less than 300 s */
 	assert_int_equal(dash_new(&d, &o, NULL), FS_OK);
+	dash_reader(d, true); /* as a WebSocket client */
 	for (int i = 0; i < 5000; i++) {
 		struct dash_sample smp = sample(1000 + 2.0 * i, i, 2, 2);
 
@@ -177,6 +178,7 @@ static void samples_that_cover_the_window_drop_the_oldest(void **state)
 		o.points = (size_t)cap;
 		o.window_s = 60; /* samples 30 s apart cover more than half of it: never thinned */
 		assert_int_equal(dash_new(&d, &o, NULL), FS_OK);
+		dash_reader(d, true); /* as a WebSocket client */
 		for (int i = 0; i < cap + 12; i++) {
 			struct dash_sample smp = sample(30.0 * i, i, 1, 1);
 
@@ -209,6 +211,7 @@ static void scale_events_are_recorded_capped_and_dry_runs_say_would(void **state
 	dash_opts_init(&o);
 	o.events = 20; /* more than the ring's first allocation: it grows, then drops the oldest */
 	assert_int_equal(dash_new(&d, &o, NULL), FS_OK);
+	dash_reader(d, true); /* as a WebSocket client */
 	for (int i = 0; i < 30; i++) {
 		smp = sample(100.0 + 10 * i, 100, 1 + i, 2 + i); /* scaled each time */
 		assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
@@ -257,6 +260,7 @@ static void snapshots_are_immutable_and_cached(void **state)
 
 	(void)state;
 	assert_int_equal(dash_new(&d, NULL, NULL), FS_OK);
+	dash_reader(d, true); /* as a WebSocket client */
 	assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
 	m1 = dash_snapshot(d);
 	assert_non_null(m1);
@@ -474,6 +478,7 @@ static void a_snapshot_and_the_messages_after_it_agree(void **state)
 	o.events = 3;
 	o.window_s = 400;
 	assert_int_equal(dash_new(&d, &o, NULL), FS_OK);
+	dash_reader(d, true); /* as a WebSocket client */
 	st = latest_json(d);
 	client_start(&c, st);
 	json_object_put(st);
@@ -517,6 +522,7 @@ static void a_client_left_behind_sees_a_gap(void **state)
 	dash_opts_init(&o);
 	o.updates = 4;
 	assert_int_equal(dash_new(&d, &o, NULL), FS_OK);
+	dash_reader(d, true); /* as a WebSocket client */
 	for (int i = 0; i < 10; i++) {
 		struct dash_sample smp = sample(10.0 * i, 1, 1, 1);
 
@@ -532,6 +538,44 @@ static void a_client_left_behind_sees_a_gap(void **state)
 		dash_msg_unref(msgs[i]);
 	assert_int_equal(dash_updates(msgs, 4, &gap, d, 10), 0);
 	assert_false(gap);
+	dash_free(d);
+}
+
+static void without_readers_no_update_is_kept(void **state)
+{
+	struct dash *d;
+	struct dash_msg *msgs[4], *snap;
+	struct dash_sample smp = sample(10.0, 2, 2, 2);
+	bool gap;
+
+	(void)state;
+	assert_int_equal(dash_new(&d, NULL, NULL), FS_OK);
+	assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
+	smp = sample(20.0, 3, 3, 3);
+	assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
+	/* The changes are counted, not kept: a reader from before them has a gap. */
+	assert_int_equal(dash_seq(d), 2);
+	assert_int_equal(dash_updates(msgs, 4, &gap, d, 0), 0);
+	assert_true(gap);
+	/* A reader that joins starts from a snapshot that has them all. */
+	dash_reader(d, true);
+	snap = dash_snapshot(d);
+	assert_non_null(snap);
+	assert_true(snap->seq == 2);
+	assert_non_null(strstr(snap->data, "\"a/x\""));
+	smp = sample(30.0, 4, 4, 4);
+	assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
+	assert_int_equal(dash_updates(msgs, 4, &gap, d, snap->seq), 1);
+	assert_false(gap);
+	assert_true(msgs[0]->seq == 3);
+	dash_msg_unref(msgs[0]);
+	dash_msg_unref(snap);
+	/* When the last reader leaves, what was kept goes. */
+	dash_reader(d, false);
+	smp = sample(40.0, 5, 5, 5);
+	assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
+	assert_int_equal(dash_updates(msgs, 4, &gap, d, 2), 0);
+	assert_true(gap);
 	dash_free(d);
 }
 
@@ -553,6 +597,7 @@ static void json_is_well_formed_whatever_the_strings(void **state)
 	smp.forecast = smp.upper = smp.lower = NAN;
 	smp.limited_by = NULL;
 	assert_int_equal(dash_new(&d, NULL, NULL), FS_OK);
+	dash_reader(d, true); /* as a WebSocket client */
 	assert_int_equal(dash_publish(d, "weird/na\"me", &smp, NULL), FS_OK);
 	assert_int_equal(dash_publish_budget(d, "weird/b", &b, NULL), FS_OK);
 	st = latest_json(d);
@@ -592,6 +637,7 @@ static void caps_on_scalers_and_unchanged_budgets(void **state)
 	o.scalers = 2;
 	o.budgets = 1;
 	assert_int_equal(dash_new(&d, &o, NULL), FS_OK);
+	dash_reader(d, true); /* as a WebSocket client */
 	assert_int_equal(dash_publish(d, "a/1", &smp, NULL), FS_OK);
 	assert_int_equal(dash_publish(d, "a/2", &smp, NULL), FS_OK);
 	assert_int_equal(dash_publish(d, "a/3", &smp, &err), FS_ETOOLARGE);
@@ -636,6 +682,7 @@ static void chart_points_are_compact_but_within_a_tenth_of_a_percent(void **stat
 	dash_opts_init(&o);
 	o.points = 64;
 	assert_int_equal(dash_new(&d, &o, NULL), FS_OK);
+	dash_reader(d, true); /* as a WebSocket client */
 	for (size_t k = 0; k < n; k++) {
 		smp = sample(1000 + 10.0 * (double)k + 0.123, loads[k], 2, 2);
 		assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
@@ -739,6 +786,7 @@ static void point_times_outlast_their_32_bits(void **state)
 	o.points = 4;
 	o.window_s = 10; /* a full ring drops its oldest point */
 	assert_int_equal(dash_new(&d, &o, NULL), FS_OK);
+	dash_reader(d, true); /* as a WebSocket client */
 	smp = sample(0.5, 1, 1, 1);
 	assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK);
 	for (int i = 0; i < 4; i++) {
@@ -799,6 +847,7 @@ static void status_strings_are_cut_and_the_longest_status_fits(void **state)
 	smp.conditions = conds;
 	smp.n_conditions = DASH_CONDITIONS_MAX + 1;
 	assert_int_equal(dash_new(&d, NULL, NULL), FS_OK);
+	dash_reader(d, true);                                        /* as a WebSocket client */
 	assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK); /* "scaler" */
 	smp.t = 2;
 	assert_int_equal(dash_publish(d, "a/x", &smp, NULL), FS_OK); /* "sample" */
@@ -835,6 +884,7 @@ static void subscribers_hear_of_every_change(void **state)
 
 	(void)state;
 	assert_int_equal(dash_new(&d, NULL, NULL), FS_OK);
+	dash_reader(d, true); /* as a WebSocket client */
 	dash_subscribe(d, count, &calls);
 	assert_int_equal(dash_publish(d, "a/1", &smp, NULL), FS_OK);
 	dash_forget(d, "a/1");
@@ -882,6 +932,7 @@ static void a_reader_keeps_up_with_a_publisher(void **state)
 	o.points = 32;
 	o.window_s = 200;
 	assert_int_equal(dash_new(&r.d, &o, NULL), FS_OK);
+	dash_reader(r.d, true); /* as a WebSocket client */
 	st = snapshot_json(r.d);
 	client_start(&c, st);
 	json_object_put(st);
@@ -918,6 +969,7 @@ int main(void)
 	    cmocka_unit_test(snapshots_are_immutable_and_cached),
 	    cmocka_unit_test(a_snapshot_and_the_messages_after_it_agree),
 	    cmocka_unit_test(a_client_left_behind_sees_a_gap),
+	    cmocka_unit_test(without_readers_no_update_is_kept),
 	    cmocka_unit_test(json_is_well_formed_whatever_the_strings),
 	    cmocka_unit_test(caps_on_scalers_and_unchanged_budgets),
 	    cmocka_unit_test(chart_points_are_compact_but_within_a_tenth_of_a_percent),
