@@ -122,16 +122,26 @@ test_list_paginates_1200_objects() {
 test_conflict_on_status_update_is_retried() {
 	local ns out
 	ns=$(new_namespace)
-	"$KUBECTL" -n "$ns" create deployment web --image=nginx --replicas=1
-	# The controllers write a new Deployment's status for a while: only the
-	# probe's own stale writes may conflict, so wait until they are done.
-	"$KUBECTL" -n "$ns" rollout status deployment/web --timeout=60s >/dev/null
-	out=$("$PROBE" conflict --path "/apis/apps/v1/namespaces/$ns/deployments/web" \
+	install_crds
+	# A ForecastScaler's status: no operator runs here, so only the probe's
+	# own stale writes may conflict. (A Deployment's status is also written
+	# by its controller, at times between the probe's read and its write.)
+	"$KUBECTL" -n "$ns" apply -f - >/dev/null <<FS
+apiVersion: autoscaling.foresight.dev/v1alpha1
+kind: ForecastScaler
+metadata: {name: web}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  maxReplicas: 3
+  metrics:
+  - {name: load, query: 'sum(web_rps)', targetPerReplica: 100}
+FS
+	out=$("$PROBE" conflict --path "/apis/autoscaling.foresight.dev/v1alpha1/namespaces/$ns/forecastscalers/web" \
 		--annotate foresight.dev/probe=1 --stale-writes 2)
 	echo "$out"
 	# Two reads were made stale on purpose: two 409s, then success.
 	assert_eq "$out" "attempts 3" "attempts"
-	[ "$("$KUBECTL" -n "$ns" get deploy web -o jsonpath='{.metadata.annotations.kube-probe/concurrent-write}')" = 2 ] ||
+	[ "$("$KUBECTL" -n "$ns" get fs web -o jsonpath='{.metadata.annotations.kube-probe/concurrent-write}')" = 2 ] ||
 		fail "the concurrent writes did not happen"
 }
 
