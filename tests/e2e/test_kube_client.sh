@@ -126,16 +126,9 @@ test_conflict_on_status_update_is_retried() {
 	# A ForecastScaler's status: no operator runs here, so only the probe's
 	# own stale writes may conflict. (A Deployment's status is also written
 	# by its controller, at times between the probe's read and its write.)
-	"$KUBECTL" -n "$ns" apply -f - >/dev/null <<FS
-apiVersion: autoscaling.foresight.dev/v1alpha1
-kind: ForecastScaler
-metadata: {name: web}
-spec:
-  targetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
-  maxReplicas: 3
-  metrics:
-  - {name: load, query: 'sum(web_rps)', targetPerReplica: 100}
-FS
+	# shellcheck source=/dev/null
+	source "$REPO/tests/e2e/test_operator.sh" # apply_scaler
+	apply_scaler "$ns" web web_rps Auto >/dev/null
 	out=$("$PROBE" conflict --path "/apis/autoscaling.foresight.dev/v1alpha1/namespaces/$ns/forecastscalers/web" \
 		--annotate foresight.dev/probe=1 --stale-writes 2)
 	echo "$out"
