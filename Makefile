@@ -1,7 +1,7 @@
 # Foresight — `make help` lists the targets.
 
 CC      ?= cc
-PKGS    := libcurl json-c yaml-0.1 libwebsockets
+PKGS    := json-c yaml-0.1 libwebsockets
 VERSION := $(shell cat VERSION)$(shell git rev-parse --short HEAD >/dev/null 2>&1 && echo "+$$(git rev-parse --short HEAD)")
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
@@ -23,10 +23,18 @@ BINDIR   := build/$(VARIANT)/bin
 endif
 
 BUILD    := build/$(VARIANT)
+# libcurl for HTTP and HTTPS only, built once by hack/libcurl.sh (which says why).
+CACHE    ?= $(or $(FORESIGHT_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/foresight)
+CURL_LIB := $(CACHE)/libcurl-http/lib/libcurl.a
+LIB_CFLAGS := -I$(CACHE)/libcurl-http/include $(shell pkg-config --cflags $(PKGS))
+# Every library but glibc is linked statically, in dependency order: loading
+# Debian's shared ones and relocating their symbols took 1 MiB of the idle
+# RSS (BENCHMARKS.md), and the binary needs nothing but glibc at run time.
+LDLIBS   += $(CURL_LIB) -Wl,-Bstatic -lwebsockets -lnghttp2 -lssl -lcrypto -ljson-c -lyaml -lz -lcap \
+	-Wl,-Bdynamic -lpthread -lm
 CFLAGS   += -std=c11 -g $(OPT) $(WARN) -D_GNU_SOURCE -DFORESIGHT_VERSION='"$(VERSION)"' \
-	-Ioperator -MMD -MP $(shell pkg-config --cflags $(PKGS))
+	-Ioperator -MMD -MP $(LIB_CFLAGS)
 LDFLAGS  += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 
 LIB_SRC  := $(filter-out operator/main.c,$(wildcard operator/*/*.c))
 # Files the binary carries (it runs in a container without the repo), as C arrays.
@@ -56,7 +64,7 @@ $(shell mkdir -p $(BUILD))
 $(file >$(BUILD)/flags,$(FLAGS_NOW))
 endif
 
-$(BUILD)/%.o: %.c $(BUILD)/flags
+$(BUILD)/%.o: %.c $(BUILD)/flags | $(CURL_LIB)
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
@@ -95,6 +103,9 @@ $(BUILD)/gen/embed/%.c: %
 	  echo "0x00};"; \
 	  echo "const size_t $${sym}_len = sizeof($${sym}) - 1;"; } >$@.tmp
 	@mv $@.tmp $@
+
+$(CURL_LIB):
+	@hack/libcurl.sh
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -165,6 +176,10 @@ format: ## reformat the C sources in place
 
 clean: ## remove build outputs
 	rm -rf build bin
+
+# The flags scripts build with (`make -s print-LDLIBS`): hack/fuzz.sh, hack/bench-scale.
+print-%:
+	@echo '$($*)'
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14

