@@ -15,6 +15,7 @@
 #include "base/strmap.h"
 #include "budget/budget.h"
 #include "dashboard/dashboard.h"
+#include "controller/figures.h"
 #include "controller/leadtime.h"
 #include "controller/spec.h"
 #include "forecast/forecast.h"
@@ -73,6 +74,8 @@ struct metric_state {
 	double value;
 	bool has_forecast;
 	double forecast, upper, lower, mape;
+	/* What the status last written says of them (NAN: nothing), for figures_off. */
+	double written_value, written_forecast;
 	char model[32];
 	char season[32];
 };
@@ -126,7 +129,7 @@ struct prom_share {
 };
 
 #define RECENT_SCALES        8    /* scale events a scaler's status keeps (recentScales) */
-#define STATUS_REFRESH_S     300  /* an unchanged decision's figures are written this often, */
+#define STATUS_REFRESH_S     300  /* figures off (figures.h) under a same decision wait this, */
 #define STATUS_REFRESH_SHARE 0.25 /* or less, so they take at most this share of --kube-qps */
 
 struct recent_scale {
@@ -159,7 +162,7 @@ struct scaler {
 	struct condition cond[N_CONDITIONS];
 	/*
 	 * The status last written, to write only changes: hashes (not the
-	 * kilobytes of JSON) of its text and its decision_hash, and
+	 * kilobytes of JSON) of it (hash_json) and its decision_hash, and
 	 * text_hashes of the object's resourceVersion before the write and
 	 * of the one the write gave it.
 	 */
@@ -830,13 +833,27 @@ static double status_refresh_s(struct ctrl *c)
 	return fmax(STATUS_REFRESH_S, n / (qps * STATUS_REFRESH_SHARE));
 }
 
+/* Whether a metric's value or forecast is off what the status last written says. */
+static bool figures_moved(const struct scaler *s)
+{
+	for (size_t i = 0; i < s->n_m; i++) {
+		const struct metric_state *m = &s->m[i];
+
+		if (figures_off(m->written_value, m->has_value ? m->value : NAN) ||
+		    figures_off(m->written_forecast, m->has_forecast ? m->forecast : NAN))
+			return true;
+	}
+	return false;
+}
+
 /*
  * Writes `status` (consumed) with a merge patch on /status, except when it
  * is what was last written and the object is as that write found it (the
  * cache has not caught up yet) or left it (their resourceVersions); or when
  * the object is as that write left it and only the moving figures changed,
- * which are written with the next changed decision or after
- * status_refresh_s. So an unchanged decision costs no request, and another
+ * which are written with the next changed decision, or after
+ * status_refresh_s once a value or forecast is off what the status says
+ * (figures_off: by 5%). So an unchanged decision costs no request, and another
  * writer's edit is undone at the next evaluation. The cache does not hold
  * the status to compare with (see add_informers): a restarted operator
  * writes each status once. In --dry-run only logs it. Call without c->mu.
@@ -845,23 +862,23 @@ static enum fs_rc write_status(struct ctrl *c, struct scaler *s, json_object *ob
                                json_object *status, struct fs_err *err)
 {
 	json_object *patch = json_object_new_object(), *written = NULL;
-	const char *text;
 	char path[PATH_LEN];
 	uint64_t hash, decision = 0, rv = text_hash(resource_version(obj));
 	enum fs_rc rc = FS_OK;
 
 	json_object_object_add(patch, "status", status);
-	text = json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN |
-	                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
-	hash = text_hash(text);
+	/* Hashed where it lies: rendering it as text only to compare was 10% of the CPU. */
+	hash = hash_json(FNV_OFFSET, status);
 	if (s->status_hash == hash && (s->status_rv == rv || s->written_rv == rv))
 		goto out;
 	if (s->status_hash && s->written_rv == rv &&
-	    clock_mono_s() - s->status_written_at < status_refresh_s(c) &&
+	    (clock_mono_s() - s->status_written_at < status_refresh_s(c) || !figures_moved(s)) &&
 	    (decision = decision_hash(status)) == s->decision_hash)
 		goto out;
 	if (c->opts.dry_run) {
-		log_debug("dry-run: %s status would be %s", s->key, text);
+		log_debug("dry-run: %s status would be %s", s->key,
+		          json_object_to_json_string_ext(
+		              patch, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	} else {
 		str_fmt(path, sizeof(path), GROUP_PATH "/namespaces/%s/forecastscalers/%s/status",
 		        s->namespace, s->name);
@@ -876,6 +893,12 @@ static enum fs_rc write_status(struct ctrl *c, struct scaler *s, json_object *ob
 		s->status_rv = rv;
 		s->written_rv = written ? text_hash(resource_version(written)) : 0;
 		s->status_written_at = clock_mono_s();
+		for (size_t i = 0; i < s->n_m; i++) {
+			struct metric_state *m = &s->m[i];
+
+			m->written_value = m->has_value ? m->value : NAN;
+			m->written_forecast = m->has_forecast ? m->forecast : NAN;
+		}
 	}
 out:
 	json_object_put(written);
@@ -2309,6 +2332,8 @@ static bool size_metrics(struct scaler *s, size_t n)
 	if (!(m = realloc(s->m, n * sizeof(*m))))
 		return false;
 	memset(m + s->n_m, 0, (n - s->n_m) * sizeof(*m));
+	for (size_t i = s->n_m; i < n; i++)
+		m[i].written_value = m[i].written_forecast = NAN;
 	s->m = m;
 	s->n_m = n;
 	return true;

@@ -773,12 +773,19 @@ enum fs_rc dash_publish(struct dash *d, const char *key, const struct dash_sampl
 	struct event e = {0};
 	struct out o;
 	char *status;
-	bool fresh, has_event = false;
+	bool full, fresh, has_event = false;
 	int how = POINT_ADDED, would = 0;
 	enum fs_rc rc = FS_OK;
 
 	if (strlen(key) >= DASH_KEY_MAX)
 		return fs_fail(err, FS_EINVAL, "dashboard: key %.64s...: too long", key);
+	/* A scaler past the cap is not rendered only to be turned away (checked again below). */
+	pthread_mutex_lock(&d->mu);
+	full = !strmap_get(&d->scalers, key) && d->scalers.len >= d->o.scalers;
+	pthread_mutex_unlock(&d->mu);
+	if (full)
+		return fs_fail(err, FS_ETOOLARGE, "dashboard: %zu scalers shown already",
+		               d->o.scalers);
 	/* Rendered outside the lock: it is the sample's alone. */
 	status = status_json(smp);
 	if (!status)

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <limits.h>
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -472,6 +473,20 @@ static bool creds_refusable(struct kube_client *c, struct creds *used)
 	return renewable;
 }
 
+/*
+ * libcurl asks OpenSSL to free a connection's 16 KB read buffer whenever it
+ * is drained and to allocate it again at the next record: at every watch
+ * event and response. Kept instead (a few connections: HTTP/2 shares one),
+ * that was 3% of the CPU at 1,000 scalers.
+ */
+static CURLcode keep_tls_buffers(CURL *h, void *ssl_ctx, void *arg)
+{
+	(void)h;
+	(void)arg;
+	SSL_CTX_clear_mode(ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
+	return CURLE_OK;
+}
+
 /* Applies the per-client options to a fresh or reset handle. */
 static void setup_handle(struct kube_client *c, CURL *h, const struct creds *cr, const char *url,
                          long timeout_ms, char *errbuf)
@@ -486,6 +501,7 @@ static void setup_handle(struct kube_client *c, CURL *h, const struct creds *cr,
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, keep_tls_buffers);
 	if (c->insecure) {
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
