@@ -867,7 +867,7 @@ static enum fs_rc write_status(struct ctrl *c, struct scaler *s, json_object *ob
 	enum fs_rc rc = FS_OK;
 
 	json_object_object_add(patch, "status", status);
-	/* Hashed where it lies: rendering it as text only to compare was 10% of the CPU. */
+	/* Hashed where it lies: it is rendered as text only when it is sent. */
 	hash = hash_json(FNV_OFFSET, status);
 	if (s->status_hash == hash && (s->status_rv == rv || s->written_rv == rv))
 		goto out;
