@@ -26,6 +26,8 @@ BUILD    := build/$(VARIANT)
 # libcurl for HTTP and HTTPS only, built once by hack/libcurl.sh (which says why).
 CACHE    ?= $(or $(FORESIGHT_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/foresight)
 CURL_LIB := $(CACHE)/libcurl-http/lib/libcurl.a
+# Its Debian version is in the flags below: a rebuilt libcurl rebuilds and relinks everything.
+CURL_VERSION := $(file <$(CACHE)/libcurl-http/debian-version)
 LIB_CFLAGS := -I$(CACHE)/libcurl-http/include $(shell pkg-config --cflags $(PKGS))
 # Every library but glibc is linked statically, in dependency order: loading
 # Debian's shared ones and relocating their symbols took 1 MiB of the idle
@@ -58,9 +60,9 @@ FORMAT_FILES := $(wildcard operator/*.c operator/*/*.[ch] tests/*/*.[ch])
 
 all: $(BINDIR)/foresight $(TOOLS) ## build bin/foresight and the test tools
 
-# Any change of flags (the version included) rebuilds everything: the flags
+# Any change of flags (the version and libcurl's included) rebuilds everything: the flags
 # file is rewritten, at parse time, only when its content differs.
-FLAGS_NOW := $(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
+FLAGS_NOW := $(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS) curl=$(CURL_VERSION)
 ifneq ($(FLAGS_NOW),$(file <$(BUILD)/flags))
 $(shell mkdir -p $(BUILD))
 $(file >$(BUILD)/flags,$(FLAGS_NOW))

@@ -4,6 +4,7 @@
 # library, into $FORESIGHT_CACHE/libcurl-http (lib/libcurl.a, include/curl/).
 #
 #   hack/libcurl.sh        build it unless the cached build has these options
+#                          and the version of Debian's curl source package
 #
 # Why not Debian's libcurl4: it is built for every protocol curl speaks and
 # loads 33 shared libraries with it (LDAP, Kerberos, SSH, RTMP and through it
@@ -31,8 +32,17 @@ options=(--disable-shared --enable-static --with-openssl --with-nghttp2 --with-z
 
 say() { echo "libcurl: $*" >&2; }
 
+# The version apt-get source would fetch now (from the local package lists):
+# a security update to Debian's curl rebuilds the cached library.
+latest=$(apt-get source --print-uris curl 2>/dev/null </dev/null |
+	sed -n "s/.* curl_\([^ ]*\)\.dsc .*/\1/p" | head -1)
 if [ -f "$dest/lib/libcurl.a" ] && [ "$(cat "$dest/options" 2>/dev/null)" = "${options[*]}" ]; then
-	exit 0
+	cached=$(cat "$dest/debian-version" 2>/dev/null || true)
+	[ -n "$latest" ] || say "warning: cannot tell curl's source version (no deb-src entry?); keeping the build of $cached"
+	if [ -z "$latest" ] || [ "$latest" = "$cached" ]; then
+		exit 0
+	fi
+	say "Debian's curl source is $latest, the cached build is of ${cached:-an unknown version}"
 fi
 
 rm -rf "$dest.new"

@@ -152,7 +152,15 @@ static const char *const target_kinds[N_TARGET_KINDS] = {"deployments", "statefu
 
 struct scaler {
 	const char *key, *namespace, *name; /* in ids */
-	int64_t spec_generation;            /* of the spec the models were fitted for */
+	/*
+	 * Its spec as last parsed, and the stamp of the object it was parsed
+	 * from (kube_informer_stamp; 0: none kept). Parsed again only when the
+	 * stamp changes: the status writes between leave it as it is. The
+	 * worker evaluating the scaler is the only one to touch them.
+	 */
+	struct ctrl_spec spec;
+	uint64_t spec_stamp;
+	int64_t spec_generation; /* of the spec the models were fitted for */
 	struct scale_history hist;
 	struct metric_state *m; /* one per metric of the spec (size_metrics) */
 	size_t n_m;
@@ -511,6 +519,7 @@ static void scaler_free(void *p)
 	free(s->target_path);
 	free(s->expect_rv);
 	free(s->budget_key);
+	ctrl_spec_release(&s->spec);
 	scale_history_release(&s->hist);
 	prom_share_put(s->prom);
 	pthread_mutex_destroy(&s->view_mu);
@@ -657,6 +666,16 @@ static void set_condition(struct scaler *s, int i, bool status, const char *reas
 
 enum { C_READY, C_ABLE, C_ACTIVE, C_LIMITED, C_FORECAST, C_FALLBACK, C_THROTTLED, C_ALERTS };
 
+/*
+ * Adds `v` under `key`, a string literal, to an object being built with
+ * unique keys: json-c neither copies the key nor looks for it first.
+ */
+static void put_new(json_object *o, const char *key, json_object *v)
+{
+	json_object_object_add_ex(o, key, v,
+	                          JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT);
+}
+
 static json_object *conditions_json(const struct scaler *s, int64_t generation)
 {
 	json_object *list = json_object_new_array();
@@ -670,13 +689,12 @@ static json_object *conditions_json(const struct scaler *s, int64_t generation)
 			continue;
 		rfc3339(since, sizeof(since), c->since);
 		o = json_object_new_object();
-		json_object_object_add(o, "type", json_object_new_string(condition_types[i]));
-		json_object_object_add(o, "status",
-		                       json_object_new_string(c->status ? "True" : "False"));
-		json_object_object_add(o, "reason", json_object_new_string(c->reason));
-		json_object_object_add(o, "message", json_object_new_string(c->message));
-		json_object_object_add(o, "lastTransitionTime", json_object_new_string(since));
-		json_object_object_add(o, "observedGeneration", json_object_new_int64(generation));
+		put_new(o, "type", json_object_new_string(condition_types[i]));
+		put_new(o, "status", json_object_new_string(c->status ? "True" : "False"));
+		put_new(o, "reason", json_object_new_string(c->reason));
+		put_new(o, "message", json_object_new_string(c->message));
+		put_new(o, "lastTransitionTime", json_object_new_string(since));
+		put_new(o, "observedGeneration", json_object_new_int64(generation));
 		json_object_array_add(list, o);
 	}
 	return list;
@@ -848,8 +866,8 @@ static bool figures_moved(const struct scaler *s)
 
 /*
  * Writes `status` (consumed) with a merge patch on /status, except when it
- * is what was last written and the object is as that write found it (the
- * cache has not caught up yet) or left it (their resourceVersions); or when
+ * is what was last written and the object, at resourceVersion `object_rv`,
+ * is as that write found it (the cache has not caught up yet) or left it; or when
  * the object is as that write left it and only the moving figures changed,
  * which are written with the next changed decision, or after
  * status_refresh_s once a value or forecast is off what the status says
@@ -858,12 +876,12 @@ static bool figures_moved(const struct scaler *s)
  * the status to compare with (see add_informers): a restarted operator
  * writes each status once. In --dry-run only logs it. Call without c->mu.
  */
-static enum fs_rc write_status(struct ctrl *c, struct scaler *s, json_object *obj,
+static enum fs_rc write_status(struct ctrl *c, struct scaler *s, const char *object_rv,
                                json_object *status, struct fs_err *err)
 {
 	json_object *patch = json_object_new_object(), *written = NULL;
 	char path[PATH_LEN];
-	uint64_t hash, decision = 0, rv = text_hash(resource_version(obj));
+	uint64_t hash, decision = 0, rv = text_hash(object_rv);
 	enum fs_rc rc = FS_OK;
 
 	json_object_object_add(patch, "status", status);
@@ -2113,7 +2131,7 @@ out:
 /* --- one evaluation ------------------------------------------------------------- */
 
 struct evaluation {
-	struct ctrl_spec spec;
+	struct ctrl_spec spec; /* the scaler's (a shallow copy): freed with the scaler */
 	bool spec_ok;
 	int current;
 	bool have_scale;
@@ -2223,12 +2241,12 @@ static json_object *lead_time_json(const struct scaler *s, const struct ctrl_spe
 
 	if (sp->lead_time_auto)
 		source = s->lead.total ? "Learned" : "Default";
-	json_object_object_add(o, "seconds", num(sp->scale.lead_time));
-	json_object_object_add(o, "source", json_object_new_string(source));
+	put_new(o, "seconds", num(sp->scale.lead_time));
+	put_new(o, "source", json_object_new_string(source));
 	if (sp->lead_time_auto) {
-		json_object_object_add(o, "samples", json_object_new_int64((int64_t)s->lead.total));
+		put_new(o, "samples", json_object_new_int64((int64_t)s->lead.total));
 		if (s->lead.total)
-			json_object_object_add(o, "lastObservedSeconds", num(s->lead.last));
+			put_new(o, "lastObservedSeconds", num(s->lead.last));
 	}
 	return o;
 }
@@ -2238,54 +2256,47 @@ static json_object *status_json(const struct scaler *s, const struct evaluation 
 	json_object *st = json_object_new_object();
 	const struct scale_decision *d = &ev->d;
 
-	json_object_object_add(st, "observedGeneration",
-	                       json_object_new_int64(ev->spec.generation));
+	put_new(st, "observedGeneration", json_object_new_int64(ev->spec.generation));
 	if (ev->have_scale)
-		json_object_object_add(st, "currentReplicas", json_object_new_int(ev->current));
+		put_new(st, "currentReplicas", json_object_new_int(ev->current));
 	if (ev->decided) {
 		json_object *dec = json_object_new_object();
 		json_object *ms = json_object_new_array();
 
-		json_object_object_add(st, "desiredReplicas", json_object_new_int(d->desired));
-		json_object_object_add(dec, "reactiveReplicas", json_object_new_int(d->reactive));
-		json_object_object_add(dec, "forecastReplicas", json_object_new_int(d->forecast));
-		json_object_object_add(dec, "recommendedReplicas",
-		                       json_object_new_int(d->recommended));
-		json_object_object_add(dec, "limitedBy",
-		                       json_object_new_string(scale_limit_name(d->limited_by)));
-		json_object_object_add(dec, "reason", json_object_new_string(d->reason));
-		json_object_object_add(st, "decision", dec);
+		put_new(st, "desiredReplicas", json_object_new_int(d->desired));
+		put_new(dec, "reactiveReplicas", json_object_new_int(d->reactive));
+		put_new(dec, "forecastReplicas", json_object_new_int(d->forecast));
+		put_new(dec, "recommendedReplicas", json_object_new_int(d->recommended));
+		put_new(dec, "limitedBy", json_object_new_string(scale_limit_name(d->limited_by)));
+		put_new(dec, "reason", json_object_new_string(d->reason));
+		put_new(st, "decision", dec);
 		for (size_t i = 0; i < ev->spec.n_metrics && i < s->n_m; i++) {
 			const struct metric_state *m = &s->m[i];
 			json_object *o = json_object_new_object();
 
-			json_object_object_add(o, "name",
-			                       json_object_new_string(ev->spec.metrics[i].name));
+			put_new(o, "name", json_object_new_string(ev->spec.metrics[i].name));
 			if (m->has_value && isfinite(m->value))
-				json_object_object_add(o, "value", num(m->value));
+				put_new(o, "value", num(m->value));
 			if (m->has_forecast) {
-				json_object_object_add(o, "forecast", num(m->forecast));
-				json_object_object_add(o, "upper", num(m->upper));
+				put_new(o, "forecast", num(m->forecast));
+				put_new(o, "upper", num(m->upper));
 				if (isfinite(m->mape))
-					json_object_object_add(o, "mape", num(m->mape));
+					put_new(o, "mape", num(m->mape));
 			}
 			if (m->fc) {
 				char when[32];
 
-				json_object_object_add(o, "model",
-				                       json_object_new_string(m->model));
-				json_object_object_add(o, "season",
-				                       json_object_new_string(m->season));
+				put_new(o, "model", json_object_new_string(m->model));
+				put_new(o, "season", json_object_new_string(m->season));
 				rfc3339(when, sizeof(when), m->fitted_at);
-				json_object_object_add(o, "fittedAt", json_object_new_string(when));
+				put_new(o, "fittedAt", json_object_new_string(when));
 			}
 			json_object_array_add(ms, o);
 		}
-		json_object_object_add(st, "metrics", ms);
+		put_new(st, "metrics", ms);
 	}
 	if (s->last_scale_time[0])
-		json_object_object_add(st, "lastScaleTime",
-		                       json_object_new_string(s->last_scale_time));
+		put_new(st, "lastScaleTime", json_object_new_string(s->last_scale_time));
 	if (s->n_recent) {
 		json_object *list = json_object_new_array();
 
@@ -2294,16 +2305,16 @@ static json_object *status_json(const struct scaler *s, const struct evaluation 
 			char when[KUBE_TIME_LEN];
 
 			kube_time_format(when, (int64_t)(s->recent[i].at * 1e6));
-			json_object_object_add(o, "time", json_object_new_string(when));
-			json_object_object_add(o, "from", json_object_new_int(s->recent[i].from));
-			json_object_object_add(o, "to", json_object_new_int(s->recent[i].to));
+			put_new(o, "time", json_object_new_string(when));
+			put_new(o, "from", json_object_new_int(s->recent[i].from));
+			put_new(o, "to", json_object_new_int(s->recent[i].to));
 			json_object_array_add(list, o);
 		}
-		json_object_object_add(st, "recentScales", list);
+		put_new(st, "recentScales", list);
 	}
 	if (ev->spec_ok)
-		json_object_object_add(st, "leadTime", lead_time_json(s, &ev->spec));
-	json_object_object_add(st, "conditions", conditions_json(s, ev->spec.generation));
+		put_new(st, "leadTime", lead_time_json(s, &ev->spec));
+	put_new(st, "conditions", conditions_json(s, ev->spec.generation));
 	return st;
 }
 
@@ -3413,21 +3424,68 @@ static void budget_decide(struct ctrl *c, struct scaler *s, struct evaluation *e
 }
 
 /* The cached scaler `key` ("namespace/name") from the informer of its namespace. */
-static json_object *informer_get(struct ctrl *c, const char *key)
+/* The ForecastScaler informer whose namespace holds `key`; NULL: none does. */
+static struct kube_informer *scaler_informer(struct ctrl *c, const char *key)
 {
 	const char *slash = strchr(key, '/');
 	size_t ns_len = slash ? (size_t)(slash - key) : 0;
-	json_object *manifest = strmap_get(&c->manifests, key);
 
-	if (manifest)
-		return json_object_get(manifest);
 	for (size_t i = 0; i < c->n_informers; i++) {
 		const char *ns = c->informer_ns[i];
 
 		if (!ns || (strlen(ns) == ns_len && strncmp(ns, key, ns_len) == 0))
-			return kube_informer_get(c->informers[i], key);
+			return c->informers[i];
 	}
 	return NULL;
+}
+
+static json_object *informer_get(struct ctrl *c, const char *key)
+{
+	json_object *manifest = strmap_get(&c->manifests, key);
+	struct kube_informer *inf;
+
+	if (manifest)
+		return json_object_get(manifest);
+	inf = scaler_informer(c, key);
+	return inf ? kube_informer_get(inf, key) : NULL;
+}
+
+/*
+ * Whether the ForecastScaler `key` is there, read without parsing it: its
+ * stamp (kube_informer_stamp) and resourceVersion. A manifest (--once with
+ * files) has the stamp 0, so it is parsed every time; it is in *obj then
+ * (the caller's), else *obj is NULL.
+ */
+static bool scaler_stamp(uint64_t *stamp, char *rv, size_t rv_size, json_object **obj,
+                         struct ctrl *c, const char *key)
+{
+	json_object *manifest = strmap_get(&c->manifests, key);
+	struct kube_informer *inf;
+
+	*obj = NULL;
+	*stamp = 0;
+	if (manifest) {
+		*obj = json_object_get(manifest);
+		str_fmt(rv, rv_size, "%s", resource_version(manifest));
+		return true;
+	}
+	inf = scaler_informer(c, key);
+	return inf && kube_informer_stamp(stamp, rv, rv_size, inf, key);
+}
+
+/* The scaler `key` is gone: it is forgotten, and its budget's units are free for the others. */
+static void scaler_gone(struct ctrl *c, const char *key)
+{
+	char budget_key[KEY_MAX] = "";
+	struct scaler *s;
+
+	pthread_mutex_lock(&c->mu);
+	s = strmap_get(&c->scalers, key);
+	if (s)
+		str_fmt(budget_key, sizeof(budget_key), "%s", s->budget_key);
+	pthread_mutex_unlock(&c->mu);
+	scaler_forget(c, key);
+	poke_members(c, budget_key, NULL);
 }
 
 /*
@@ -3436,7 +3494,9 @@ static json_object *informer_get(struct ctrl *c, const char *key)
  */
 static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, struct fs_err *err)
 {
-	json_object *obj = informer_get(c, key);
+	json_object *obj;
+	uint64_t stamp;
+	char rv[64];
 	struct scale_metric metrics[CTRL_METRICS_MAX];
 	struct scale_forecast fcs[CTRL_METRICS_MAX];
 	struct scale_point points[CTRL_METRICS_MAX][64];
@@ -3450,17 +3510,8 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	enum fs_rc rc;
 
 	memset(ev, 0, sizeof(*ev));
-	if (!obj) {
-		char budget_key[KEY_MAX] = "";
-
-		pthread_mutex_lock(&c->mu);
-		s = strmap_get(&c->scalers, key);
-		if (s)
-			str_fmt(budget_key, sizeof(budget_key), "%s", s->budget_key);
-		pthread_mutex_unlock(&c->mu);
-		scaler_forget(c, key);
-		/* Its units are free for the others. */
-		poke_members(c, budget_key, NULL);
+	if (!scaler_stamp(&stamp, rv, sizeof(rv), &obj, c, key)) {
+		scaler_gone(c, key);
 		return 0;
 	}
 	s = scaler_get(c, key);
@@ -3469,40 +3520,49 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		fs_fail(err, FS_ENOMEM, "out of memory");
 		return -1;
 	}
-	if (!s->seeded)
-		seed_from_status(s, obj, now);
 	/* Between full evaluations of an unchanged spec, only the scale-up's readiness. */
-	if (s->rollout.active && clock_mono_s() < s->full_due &&
-	    generation_of(obj) == s->spec_generation) {
+	if (s->rollout.active && clock_mono_s() < s->full_due && stamp && stamp == s->spec_stamp) {
 		/* Its scale-up is ready: a budget's next member may take its turn. */
 		if (watch_rollout(c, s, now))
 			poke_members(c, s->budget_key, key);
-		json_object_put(obj);
 		return next_look_ms(c, s);
 	}
-	if (ctrl_spec_parse(&ev->spec, obj, err) != FS_OK) {
-		/* Only this scaler stops; it is looked at again when its spec changes. */
-		pthread_mutex_lock(&c->mu);
-		s->member = MEMBER_INVALID;
-		pthread_mutex_unlock(&c->mu);
-		str_fmt(ev->error, sizeof(ev->error), "%s", err->msg);
-		ev->spec.generation = generation_of(obj);
-		set_condition(s, C_READY, false, "InvalidSpec", err->msg, now);
-		if (s->invalid_reported != text_hash(err->msg)) {
-			emit(c, s, uid_of(obj), EVENTS_WARNING, "InvalidSpec", "Validate",
-			     err->msg);
-			s->invalid_reported = text_hash(err->msg);
+	if (!stamp || stamp != s->spec_stamp) {
+		if (!obj && !(obj = informer_get(c, key))) {
+			scaler_gone(c, key); /* deleted since its stamp was read */
+			return 0;
 		}
-		rc = write_status(c, s, obj, status_json(s, ev), err);
-		publish_view(s, ev);
-		publish_dash(c, s, ev);
+		if (!s->seeded)
+			seed_from_status(s, obj, now);
+		ctrl_spec_release(&s->spec);
+		s->spec_stamp = 0;
+		if (ctrl_spec_parse(&s->spec, obj, err) != FS_OK) {
+			/* Only this scaler stops; it is looked at again when its spec changes. */
+			pthread_mutex_lock(&c->mu);
+			s->member = MEMBER_INVALID;
+			pthread_mutex_unlock(&c->mu);
+			str_fmt(ev->error, sizeof(ev->error), "%s", err->msg);
+			ev->spec.generation = generation_of(obj);
+			set_condition(s, C_READY, false, "InvalidSpec", err->msg, now);
+			if (s->invalid_reported != text_hash(err->msg)) {
+				emit(c, s, uid_of(obj), EVENTS_WARNING, "InvalidSpec", "Validate",
+				     err->msg);
+				s->invalid_reported = text_hash(err->msg);
+			}
+			rc = write_status(c, s, rv, status_json(s, ev), err);
+			publish_view(s, ev);
+			publish_dash(c, s, ev);
+			json_object_put(obj);
+			return rc == FS_OK ? RETRY_INVALID_MS : -1;
+		}
+		s->spec_stamp = stamp;
 		json_object_put(obj);
-		return rc == FS_OK ? RETRY_INVALID_MS : -1;
 	}
+	/* A shallow copy: the scaler keeps the spec, and frees it. */
+	ev->spec = s->spec;
 	ev->spec_ok = true;
 	if (!size_metrics(s, ev->spec.n_metrics)) {
 		fs_fail(err, FS_ENOMEM, "out of memory");
-		json_object_put(obj);
 		return -1;
 	}
 	s->invalid_reported = 0;
@@ -3515,7 +3575,6 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	if (!set_text(&s->budget_key, msg)) {
 		pthread_mutex_unlock(&c->mu);
 		fs_fail(err, FS_ENOMEM, "out of memory");
-		json_object_put(obj);
 		return -1;
 	}
 	s->units_per_replica = ev->spec.budget_units_per_replica;
@@ -3553,14 +3612,13 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		set_condition(s, C_ABLE, false, "FailedGetScale", err->msg, now);
 		if (s->invalid_reported != text_hash(err->msg)) {
 			log_warn("%s: reading the target's scale: %s", s->key, err->msg);
-			emit(c, s, uid_of(obj), EVENTS_WARNING, "FailedGetScale", "GetScale",
+			emit(c, s, ev->spec.uid, EVENTS_WARNING, "FailedGetScale", "GetScale",
 			     err->msg);
 			s->invalid_reported = text_hash(err->msg);
 		}
-		write_status(c, s, obj, status_json(s, ev), NULL);
+		write_status(c, s, rv, status_json(s, ev), NULL);
 		publish_view(s, ev);
 		publish_dash(c, s, ev);
-		json_object_put(obj);
 		return invalid ? RETRY_INVALID_MS : next_ms;
 	}
 	ev->have_scale = true;
@@ -3571,7 +3629,6 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	json_object_put(scale);
 	if (!set_text(&s->target_path, target)) {
 		fs_fail(err, FS_ENOMEM, "out of memory");
-		json_object_put(obj);
 		return -1;
 	}
 	s->target_kind = kind;
@@ -3595,10 +3652,9 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		str_fmt(ev->error, sizeof(ev->error), "%s", err->msg);
 		set_condition(s, C_READY, false,
 		              rc == FS_EINVAL ? "InvalidSpec" : "PrometheusError", err->msg, now);
-		write_status(c, s, obj, status_json(s, ev), NULL);
+		write_status(c, s, rv, status_json(s, ev), NULL);
 		publish_view(s, ev);
 		publish_dash(c, s, ev);
-		json_object_put(obj);
 		return next_ms;
 	}
 	if (evaluate_metrics(c, s, &ev->spec, now, metrics, fcs, points, errors, why, err) !=
@@ -3606,14 +3662,13 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 		str_fmt(ev->error, sizeof(ev->error), "%s", err->msg);
 		set_condition(s, C_READY, false, "InvalidSpec", err->msg, now);
 		if (s->invalid_reported != text_hash(err->msg)) {
-			emit(c, s, uid_of(obj), EVENTS_WARNING, "InvalidSpec", "Validate",
+			emit(c, s, ev->spec.uid, EVENTS_WARNING, "InvalidSpec", "Validate",
 			     err->msg);
 			s->invalid_reported = text_hash(err->msg);
 		}
-		write_status(c, s, obj, status_json(s, ev), NULL);
+		write_status(c, s, rv, status_json(s, ev), NULL);
 		publish_view(s, ev);
 		publish_dash(c, s, ev);
-		json_object_put(obj);
 		return RETRY_INVALID_MS;
 	}
 	s->spec_generation = ev->spec.generation;
@@ -3622,10 +3677,9 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	if (rc != FS_OK) {
 		str_fmt(ev->error, sizeof(ev->error), "%s", err->msg);
 		set_condition(s, C_READY, false, "InvalidSpec", err->msg, now);
-		write_status(c, s, obj, status_json(s, ev), NULL);
+		write_status(c, s, rv, status_json(s, ev), NULL);
 		publish_view(s, ev);
 		publish_dash(c, s, ev);
-		json_object_put(obj);
 		return RETRY_INVALID_MS;
 	}
 	ev->decided = true;
@@ -3639,7 +3693,7 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 			set_condition(s, C_THROTTLED, true, limit, throttle, now);
 			if (s->throttle_reported != text_hash(throttle)) {
 				log_info("%s: throttled: %s", s->key, throttle);
-				emit(c, s, uid_of(obj), EVENTS_NORMAL, "Throttled", "Budget",
+				emit(c, s, ev->spec.uid, EVENTS_NORMAL, "Throttled", "Budget",
 				     throttle);
 			}
 		} else {
@@ -3654,13 +3708,13 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 
 	set_condition(s, C_READY, true, "Evaluated", "the scaler is evaluated every interval", now);
 	if (ev->d.desired != ev->current && !c->opts.dry_run) {
-		rc = apply_scale(c, s, ev, path, uid_of(obj), now, err);
+		rc = apply_scale(c, s, ev, path, ev->spec.uid, now, err);
 		if (rc != FS_OK) {
 			str_fmt(msg, sizeof(msg), "scaling %s from %d to %d failed: %s",
 			        ev->spec.target_name, ev->current, ev->d.desired, err->msg);
 			set_condition(s, C_ABLE, false, "FailedUpdateScale", msg, now);
 			log_warn("%s: %s", s->key, msg);
-			emit(c, s, uid_of(obj), EVENTS_WARNING, "FailedRescale", "Scale", msg);
+			emit(c, s, ev->spec.uid, EVENTS_WARNING, "FailedRescale", "Scale", msg);
 			next_ms = next_ms < 5000 ? next_ms : 5000;
 		} else {
 			set_condition(s, C_ABLE, true, "SucceededRescale", ev->d.reason, now);
@@ -3722,17 +3776,17 @@ static long evaluate(struct ctrl *c, const char *key, struct evaluation *ev, str
 	              ev->d.fallback_active ? "MetricsUnavailable" : "MetricsAvailable",
 	              ev->d.fallback_active ? ev->d.reason : "the metrics answer", now);
 	if (ev->d.fallback_active && !s->was_fallback)
-		emit(c, s, uid_of(obj), EVENTS_WARNING, "FallbackActive", "Fallback", ev->d.reason);
+		emit(c, s, ev->spec.uid, EVENTS_WARNING, "FallbackActive", "Fallback",
+		     ev->d.reason);
 	if (!ev->d.fallback_active && s->was_fallback)
-		emit(c, s, uid_of(obj), EVENTS_NORMAL, "FallbackEnded", "Fallback",
+		emit(c, s, ev->spec.uid, EVENTS_NORMAL, "FallbackEnded", "Fallback",
 		     "the metrics answer again; normal scaling resumes");
 	s->was_fallback = ev->d.fallback_active;
 
-	if (write_status(c, s, obj, status_json(s, ev), err) != FS_OK)
+	if (write_status(c, s, rv, status_json(s, ev), err) != FS_OK)
 		log_warn("%s: writing status: %s", s->key, err->msg);
 	publish_view(s, ev);
 	publish_dash(c, s, ev);
-	json_object_put(obj);
 	s->full_due = clock_mono_s() + (double)next_ms / 1000.0;
 	return next_look_ms(c, s);
 }
@@ -3783,7 +3837,6 @@ static enum fs_rc reconcile(void *ctx, const char *key)
 	next = evaluate(c, key, &ev, &err);
 	/* A look at a scale-up's readiness between intervals is no evaluation. */
 	record_evaluation(c, t0, clock_mono_s(), due, ev.decided || ev.error[0], next < 0);
-	ctrl_spec_release(&ev.spec);
 	if (next < 0) {
 		log_warn("%s: %s", key, err.msg);
 		return err.rc ? err.rc : FS_EIO;
@@ -4062,7 +4115,6 @@ int ctrl_once(struct ctrl *c, FILE *out)
 			        "-", "-", "-", next < 0 ? err.msg : ev->error);
 			failed++;
 		}
-		ctrl_spec_release(&ev->spec);
 		free(ev);
 		free(k.keys[i]);
 	}

@@ -186,20 +186,27 @@ static enum fs_rc get_secret_ref(struct ctrl_secret_ref *out, json_object *obj, 
 	return get_string(&out->key, ref, "key", p, true, err);
 }
 
-/* A map of string to string (headers, labels) into `kv`, at most `max` entries. */
-static enum fs_rc get_string_map(struct ctrl_kv *kv, size_t *n, size_t max, json_object *obj,
+/*
+ * The map of string to string (headers, labels) at obj's `key` into *kv_out,
+ * allocated to its length (NULL when empty), at most `max` entries.
+ */
+static enum fs_rc get_string_map(struct ctrl_kv **kv_out, size_t *n, size_t max, json_object *obj,
                                  const char *key, const char *path, struct fs_err *err)
 {
 	json_object *map;
+	struct ctrl_kv *kv;
+	size_t len;
 	enum fs_rc rc = want_object(&map, obj, key, path, false, err);
 
 	*n = 0;
-	if (rc != FS_OK || !map)
+	if (rc != FS_OK || !map || (len = (size_t)json_object_object_length(map)) == 0)
 		return rc;
+	if (len > max)
+		return fs_fail(err, FS_EINVAL, "%s: at most %zu entries", path, max);
+	if (!(kv = *kv_out = calloc(len, sizeof(*kv))))
+		return fs_fail(err, FS_ENOMEM, "out of memory");
 	json_object_object_foreach(map, k, v)
 	{
-		if (*n == max)
-			return fs_fail(err, FS_EINVAL, "%s: at most %zu entries", path, max);
 		if (!json_object_is_type(v, json_type_string))
 			return fs_fail(err, FS_EINVAL, "%s.%s: must be a string", path, k);
 		kv[*n].key = strdup(k);
@@ -295,6 +302,8 @@ static enum fs_rc parse_metrics(struct ctrl_spec *s, json_object *spec, struct f
 	if (n == 0 || n > CTRL_METRICS_MAX)
 		return fs_fail(err, FS_EINVAL, "spec.metrics: must have 1 to %d metrics",
 		               CTRL_METRICS_MAX);
+	if (!(s->metrics = calloc(n, sizeof(*s->metrics))))
+		return fs_fail(err, FS_ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		json_object *m = json_object_array_get_idx(list, i);
 		struct ctrl_metric_spec *ms = &s->metrics[i];
@@ -375,7 +384,7 @@ static enum fs_rc parse_prometheus(struct ctrl_spec *s, json_object *spec, struc
 	}
 	if (rc != FS_OK)
 		return rc;
-	return get_string_map(s->prom_headers, &s->n_prom_headers, CTRL_HEADERS_MAX, prom,
+	return get_string_map(&s->prom_headers, &s->n_prom_headers, CTRL_HEADERS_MAX, prom,
 	                      "headers", "spec.prometheus.headers", err);
 }
 
@@ -554,7 +563,7 @@ static enum fs_rc parse_spec(struct ctrl_spec *s, json_object *obj, struct fs_er
 		rc = get_bool(&s->alerts_enabled, alerts, "enabled", "spec.alerts.enabled", true,
 		              err);
 	if (rc == FS_OK)
-		rc = get_string_map(s->alert_labels, &s->n_alert_labels, CTRL_LABELS_MAX, alerts,
+		rc = get_string_map(&s->alert_labels, &s->n_alert_labels, CTRL_LABELS_MAX, alerts,
 		                    "labels", "spec.alerts.labels", err);
 	if (rc == FS_OK)
 		rc = get_duration(&s->alerts_maxed_out_for, alerts, "maxedOutFor",
@@ -607,15 +616,18 @@ void ctrl_spec_release(struct ctrl_spec *s)
 		free(s->prom_headers[i].key);
 		free(s->prom_headers[i].value);
 	}
+	free(s->prom_headers);
 	for (size_t i = 0; i < s->n_metrics; i++) {
 		free(s->metrics[i].name);
 		free(s->metrics[i].query);
 	}
+	free(s->metrics);
 	free(s->budget_name);
 	for (size_t i = 0; i < s->n_alert_labels; i++) {
 		free(s->alert_labels[i].key);
 		free(s->alert_labels[i].value);
 	}
+	free(s->alert_labels);
 	memset(s, 0, sizeof(*s));
 }
 

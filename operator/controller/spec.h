@@ -72,10 +72,14 @@ struct ctrl_spec {
 	struct ctrl_secret_ref prom_password;
 	struct ctrl_secret_ref prom_ca;
 	bool prom_insecure;
-	struct ctrl_kv prom_headers[CTRL_HEADERS_MAX];
+	/*
+	 * The lists are allocated to their length, not their caps: the
+	 * controller keeps every scaler's parsed spec (controller.c, evaluate).
+	 */
+	struct ctrl_kv *prom_headers; /* at most CTRL_HEADERS_MAX */
 	size_t n_prom_headers;
 
-	struct ctrl_metric_spec metrics[CTRL_METRICS_MAX];
+	struct ctrl_metric_spec *metrics; /* 1 to CTRL_METRICS_MAX */
 	size_t n_metrics;
 
 	/* spec.forecast */
@@ -98,7 +102,7 @@ struct ctrl_spec {
 
 	/* spec.alerts */
 	bool alerts_enabled;
-	struct ctrl_kv alert_labels[CTRL_LABELS_MAX];
+	struct ctrl_kv *alert_labels; /* at most CTRL_LABELS_MAX */
 	size_t n_alert_labels;
 	double alerts_maxed_out_for; /* seconds */
 };

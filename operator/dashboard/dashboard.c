@@ -766,6 +766,15 @@ static bool sample_event(struct event *e, int *would, const struct scaler *s,
 	return true;
 }
 
+/* Whether `key` is new and the store shows its cap of scalers already; d->mu held. */
+static bool full_locked(struct dash *d, const char *key, struct fs_err *err)
+{
+	if (strmap_get(&d->scalers, key) || d->scalers.len < d->o.scalers)
+		return false;
+	fs_fail(err, FS_ETOOLARGE, "dashboard: %zu scalers shown already", d->o.scalers);
+	return true;
+}
+
 enum fs_rc dash_publish(struct dash *d, const char *key, const struct dash_sample *smp,
                         struct fs_err *err)
 {
@@ -781,24 +790,22 @@ enum fs_rc dash_publish(struct dash *d, const char *key, const struct dash_sampl
 		return fs_fail(err, FS_EINVAL, "dashboard: key %.64s...: too long", key);
 	/* A scaler past the cap is not rendered only to be turned away (checked again below). */
 	pthread_mutex_lock(&d->mu);
-	full = !strmap_get(&d->scalers, key) && d->scalers.len >= d->o.scalers;
+	full = full_locked(d, key, err);
 	pthread_mutex_unlock(&d->mu);
 	if (full)
-		return fs_fail(err, FS_ETOOLARGE, "dashboard: %zu scalers shown already",
-		               d->o.scalers);
+		return FS_ETOOLARGE;
 	/* Rendered outside the lock: it is the sample's alone. */
 	status = status_json(smp);
 	if (!status)
 		return fs_fail(err, FS_ENOMEM, "out of memory");
 	pthread_mutex_lock(&d->mu);
+	if (full_locked(d, key, err)) {
+		rc = FS_ETOOLARGE;
+		goto out;
+	}
 	s = strmap_get(&d->scalers, key);
 	fresh = !s;
 	if (fresh) {
-		if (d->scalers.len >= d->o.scalers) {
-			rc = fs_fail(err, FS_ETOOLARGE, "dashboard: %zu scalers shown already",
-			             d->o.scalers);
-			goto out;
-		}
 		s = made = calloc(1, sizeof(*s));
 		if (!s) {
 			rc = fs_fail(err, FS_ENOMEM, "out of memory");

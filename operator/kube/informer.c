@@ -1,5 +1,6 @@
 #include "kube/informer.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 struct entry {
 	char *rv;
 	char *json;
+	uint64_t stamp; /* of its uid and generation (kube_informer_stamp) */
 };
 
 struct kube_informer {
@@ -142,6 +144,24 @@ static json_object *pruned(const struct kube_informer *inf, json_object *obj)
 	return out;
 }
 
+/* FNV-1a of the object's uid and metadata.generation. */
+static uint64_t stamp_of(json_object *obj)
+{
+	const char *uid = meta_str(obj, "uid");
+	char text[96];
+	uint64_t h = 14695981039346656037ULL;
+	json_object *meta, *g;
+	int64_t generation = json_object_object_get_ex(obj, "metadata", &meta) &&
+	                             json_object_object_get_ex(meta, "generation", &g)
+	                         ? json_object_get_int64(g)
+	                         : 0;
+
+	snprintf(text, sizeof(text), "%.64s/%" PRId64, uid ? uid : "", generation);
+	for (const char *p = text; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
 /*
  * The cache form of an object, compact JSON without what nothing here reads
  * and what is often most of an object: managedFields, and kubectl apply's
@@ -170,6 +190,7 @@ static struct entry *entry_of(const struct kube_informer *inf, json_object *obj)
 				json_object_object_del(meta, "annotations");
 		}
 	}
+	e->stamp = stamp_of(obj);
 	e->rv = strdup(rv ? rv : "");
 	e->json = strdup(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
 	                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -786,6 +807,21 @@ json_object *kube_informer_get(struct kube_informer *inf, const char *key)
 	obj = parse_entry(strmap_get(&inf->cache, key));
 	pthread_mutex_unlock(&inf->mu);
 	return obj;
+}
+
+bool kube_informer_stamp(uint64_t *stamp, char *rv, size_t rv_size, struct kube_informer *inf,
+                         const char *key)
+{
+	const struct entry *e;
+
+	pthread_mutex_lock(&inf->mu);
+	e = strmap_get(&inf->cache, key);
+	if (e) {
+		*stamp = e->stamp;
+		str_fmt(rv, rv_size, "%s", e->rv);
+	}
+	pthread_mutex_unlock(&inf->mu);
+	return e != NULL;
 }
 
 size_t kube_informer_foreach(struct kube_informer *inf,

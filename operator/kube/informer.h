@@ -41,6 +41,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/result.h"
 #include "kube/client.h"
@@ -116,6 +117,16 @@ void kube_informer_free(struct kube_informer *inf);
 
 /* A parsed copy of the cached object `key`, the caller's (json_object_put); NULL if absent. */
 json_object *kube_informer_get(struct kube_informer *inf, const char *key);
+
+/*
+ * What the cached object `key` is, read without parsing it: into *stamp a
+ * value that changes whenever its metadata.uid or metadata.generation does
+ * (its spec changed, or it was deleted and made again; a write of its
+ * status changes neither), and its resourceVersion into `rv` (cut to
+ * `rv_size`). False, and nothing written, when the cache has no `key`.
+ */
+bool kube_informer_stamp(uint64_t *stamp, char *rv, size_t rv_size, struct kube_informer *inf,
+                         const char *key);
 
 /*
  * Calls `fn` with the key, resourceVersion and JSON text of every cached

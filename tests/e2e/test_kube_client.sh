@@ -109,6 +109,46 @@ test_informer_cache_keeps_only_the_paths_asked_for() {
 	wait_until 20 '[ "$(jq -r .spec.replicas "$objects")" = 5 ]'
 }
 
+# kube_informer_stamp, which spares the operator a parse of an unchanged
+# spec: a status write leaves it; a spec change, or the object deleted and
+# made again under the same name (generation 1 again), changes it.
+test_informer_stamp_follows_spec_and_uid_not_status() {
+	local ns stamps="$WORK/stamps" cache="$WORK/cache" first second
+	ns=$(new_namespace)
+	install_crds
+	# shellcheck source=/dev/null
+	source "$REPO/tests/e2e/test_operator.sh" # apply_scaler
+	apply_scaler "$ns" web web_rps Auto >/dev/null
+	"$PROBE" informer --path "/apis/autoscaling.foresight.dev/v1alpha1/namespaces/$ns/forecastscalers" \
+		--out "$cache" --stamps "$stamps" 2>"$WORK/probe.log" &
+	echo $! >>"$WORK/pids"
+	cached_rv_is_live() {
+		[ "$(probe_cache "$cache")" = "$ns/web $("$KUBECTL" -n "$ns" get fs web -o jsonpath='{.metadata.resourceVersion}')" ]
+	}
+	wait_until 20 cached_rv_is_live
+	first=$(cat "$stamps")
+	echo "stamp: $first"
+	assert_contains "$first" "$ns/web "
+
+	"$KUBECTL" -n "$ns" patch fs web --subresource=status --type merge \
+		-p '{"status":{"observedGeneration":1,"desiredReplicas":3}}' >/dev/null
+	wait_until 20 cached_rv_is_live
+	assert_eq "$(cat "$stamps")" "$first" "the stamp after a status write"
+
+	"$KUBECTL" -n "$ns" patch fs web --type merge -p '{"spec":{"maxReplicas":7}}' >/dev/null
+	wait_until 20 cached_rv_is_live
+	second=$(cat "$stamps")
+	[ "$second" != "$first" ] || fail "a spec change left the stamp as it was"
+
+	"$KUBECTL" -n "$ns" delete fs web >/dev/null
+	apply_scaler "$ns" web web_rps Auto >/dev/null
+	assert_eq "$("$KUBECTL" -n "$ns" get fs web -o jsonpath='{.metadata.generation}')" 1
+	wait_until 20 cached_rv_is_live
+	echo "stamp of the new object: $(cat "$stamps")"
+	[ "$(cat "$stamps")" != "$first" ] && [ "$(cat "$stamps")" != "$second" ] ||
+		fail "the object made again under the same name kept a stamp of the old one"
+}
+
 test_list_paginates_1200_objects() {
 	local ns out
 	ns=$(new_namespace)

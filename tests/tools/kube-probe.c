@@ -2,14 +2,15 @@
  * kube-probe: drives the project's Kubernetes client core against a real
  * API server, for the end-to-end tests.
  *
- *   kube-probe informer --path P [--out FILE] [--objects FILE] [--resync S]
- *                       [--keep PATH ...]
+ *   kube-probe informer --path P [--out FILE] [--objects FILE] [--stamps FILE]
+ *                       [--resync S] [--keep PATH ...]
  *       runs an informer on the collection P and, after every change, writes
  *       FILE: one "key resourceVersion" line per cached object (sorted), then
  *       "# lists N gone N watches N failures N events N adds N updates N
  *       deletes N"; and the --objects FILE: the cached objects as the cache
- *       holds them, one JSON text a line, sorted by key; --keep: the paths
- *       the cache keeps (kube_informer_opts.keep). Runs until SIGTERM.
+ *       holds them, one JSON text a line, sorted by key; the --stamps FILE:
+ *       "key stamp" lines (kube_informer_stamp); --keep: the paths the cache
+ *       keeps (kube_informer_opts.keep). Runs until SIGTERM.
  *   kube-probe list --path P [--limit N]
  *       lists P page by page; prints "items N pages N".
  *   kube-probe conflict --path OBJ --annotate K=V [--stale-writes N]
@@ -29,6 +30,7 @@
  */
 
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -51,8 +53,8 @@ static void on_signal(int sig)
 }
 
 struct options {
-	const char *kubeconfig, *context, *path, *out, *objects, *annotate, *patch_type, *body,
-	    *field_manager;
+	const char *kubeconfig, *context, *path, *out, *objects, *stamps, *annotate, *patch_type,
+	    *body, *field_manager;
 	const char *keep[9]; /* NULL-terminated */
 	size_t n_keep;
 	unsigned limit, repeat, stale_writes, resync, retries;
@@ -63,7 +65,7 @@ struct options {
 
 struct informer_state {
 	struct kube_informer *inf;
-	const char *out, *objects;
+	const char *out, *objects, *stamps;
 	atomic_ulong adds, updates, deletes;
 	atomic_bool dirty;
 };
@@ -148,6 +150,32 @@ static void dump_objects(struct informer_state *s)
 	free(l.v);
 }
 
+/* Writes each cached object's key and stamp to s->stamps atomically (tmp + rename). */
+static void dump_stamps(struct informer_state *s)
+{
+	struct lines l = {0};
+	char tmp[4096], rv[64];
+	uint64_t stamp;
+	FILE *f;
+
+	kube_informer_foreach(s->inf, collect, &l);
+	qsort(l.v, l.n, sizeof(*l.v), cmp_str);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", s->stamps);
+	f = fopen(tmp, "w");
+	for (size_t i = 0; f && i < l.n; i++) {
+		*strchr(l.v[i], ' ') = '\0'; /* "key rv": the key */
+		if (kube_informer_stamp(&stamp, rv, sizeof(rv), s->inf, l.v[i]))
+			fprintf(f, "%s %016" PRIx64 "\n", l.v[i], stamp);
+	}
+	if (f) {
+		fclose(f);
+		rename(tmp, s->stamps);
+	}
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i]);
+	free(l.v);
+}
+
 /* Writes the cache and counters to s->out atomically (tmp + rename). */
 static void dump(struct informer_state *s)
 {
@@ -156,6 +184,11 @@ static void dump(struct informer_state *s)
 	char tmp[4096];
 	FILE *f;
 
+	/* Those first: once FILE shows a change, they show it too. */
+	if (s->objects)
+		dump_objects(s);
+	if (s->stamps)
+		dump_stamps(s);
 	kube_informer_foreach(s->inf, collect, &l);
 	kube_informer_stats(&st, s->inf);
 	qsort(l.v, l.n, sizeof(*l.v), cmp_str);
@@ -176,13 +209,12 @@ static void dump(struct informer_state *s)
 	for (size_t i = 0; i < l.n; i++)
 		free(l.v[i]);
 	free(l.v);
-	if (s->objects)
-		dump_objects(s);
 }
 
 static int run_informer(struct kube_client *c, const struct options *o)
 {
-	struct informer_state s = {.out = o->out ? o->out : "/dev/stdout", .objects = o->objects};
+	struct informer_state s = {
+	    .out = o->out ? o->out : "/dev/stdout", .objects = o->objects, .stamps = o->stamps};
 	struct kube_informer_handlers h = {count_add, count_update, count_delete, &s};
 	struct kube_informer_opts io;
 	struct kube_informer_stats last = {0};
@@ -411,7 +443,8 @@ static int run_get(struct kube_client *c, const struct options *o)
 static void usage(FILE *f)
 {
 	fputs("Usage: kube-probe informer|list|conflict|seed|patch|get --path PATH [options]\n"
-	      "  --kubeconfig FILE --context NAME --out FILE --objects FILE --keep PATH\n"
+	      "  --kubeconfig FILE --context NAME --out FILE --objects FILE --stamps FILE\n"
+	      "  --keep PATH\n"
 	      "  --resync SECONDS --limit N\n"
 	      "  --count N --qps Q (<= 0: no client-side limit) --retries N\n"
 	      "  --type merge|json|apply --body JSON --field-manager NAME\n"
@@ -427,6 +460,7 @@ int main(int argc, char **argv)
 	    {"path", required_argument, NULL, 'p'},
 	    {"out", required_argument, NULL, 'o'},
 	    {"objects", required_argument, NULL, 'O'},
+	    {"stamps", required_argument, NULL, 'S'},
 	    {"keep", required_argument, NULL, 'K'},
 	    {"limit", required_argument, NULL, 'l'},
 	    {"annotate", required_argument, NULL, 'a'},
@@ -476,6 +510,9 @@ int main(int argc, char **argv)
 			break;
 		case 'O':
 			o.objects = optarg;
+			break;
+		case 'S':
+			o.stamps = optarg;
 			break;
 		case 'K':
 			if (o.n_keep + 1 >= sizeof(o.keep) / sizeof(o.keep[0])) {

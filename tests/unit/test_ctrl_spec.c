@@ -167,6 +167,73 @@ static void invalid_fields_are_named(void **state)
 	               "spec.prometheus.headers.X-Scope-OrgID: must be a string");
 }
 
+/* A spec with that many metrics, Prometheus headers and alert labels, parsed. */
+static enum fs_rc parse_with_lists(struct ctrl_spec *s, struct fs_err *err, size_t metrics,
+                                   size_t headers, size_t labels)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	json_object *obj;
+	enum fs_rc rc;
+
+	assert_non_null(f);
+	fputs("{\"metadata\":{\"namespace\":\"a\",\"name\":\"b\"},\"spec\":{\"targetRef\":"
+	      "{\"kind\":\"Deployment\",\"name\":\"web\"},\"maxReplicas\":3,\"metrics\":[",
+	      f);
+	for (size_t i = 0; i < metrics; i++)
+		fprintf(f, "%s{\"name\":\"m%zu\",\"query\":\"up\",\"targetPerReplica\":1}",
+		        i ? "," : "", i);
+	fputs("],\"prometheus\":{\"headers\":{", f);
+	for (size_t i = 0; i < headers; i++)
+		fprintf(f, "%s\"X-H%zu\":\"v%zu\"", i ? "," : "", i, i);
+	fputs("}},\"alerts\":{\"labels\":{", f);
+	for (size_t i = 0; i < labels; i++)
+		fprintf(f, "%s\"l%zu\":\"v%zu\"", i ? "," : "", i, i);
+	fputs("}}}}", f);
+	fclose(f);
+	obj = json_tokener_parse(text);
+	free(text);
+	assert_non_null(obj);
+	rc = ctrl_spec_parse(s, obj, err);
+	json_object_put(obj);
+	return rc;
+}
+
+/* The lists are allocated to their length; their caps still hold. */
+static void lists_hold_up_to_their_caps(void **state)
+{
+	struct ctrl_spec s;
+	struct fs_err err;
+
+	(void)state;
+	if (parse_with_lists(&s, &err, CTRL_METRICS_MAX, CTRL_HEADERS_MAX, CTRL_LABELS_MAX) !=
+	    FS_OK)
+		fail_msg("%s", err.msg);
+	assert_int_equal(s.n_metrics, CTRL_METRICS_MAX);
+	assert_int_equal(s.n_prom_headers, CTRL_HEADERS_MAX);
+	assert_int_equal(s.n_alert_labels, CTRL_LABELS_MAX);
+	assert_string_equal(s.metrics[CTRL_METRICS_MAX - 1].name, "m9");
+	assert_string_equal(s.prom_headers[CTRL_HEADERS_MAX - 1].value, "v15");
+	assert_string_equal(s.alert_labels[CTRL_LABELS_MAX - 1].key, "l31");
+	ctrl_spec_release(&s);
+	assert_null(s.metrics);
+
+	if (parse_with_lists(&s, &err, 1, 0, 0) != FS_OK)
+		fail_msg("%s", err.msg);
+	assert_null(s.prom_headers);
+	assert_null(s.alert_labels);
+	ctrl_spec_release(&s);
+
+	assert_int_equal(parse_with_lists(&s, &err, CTRL_METRICS_MAX + 1, 0, 0), FS_EINVAL);
+	assert_string_equal(err.msg, "spec.metrics: must have 1 to 10 metrics");
+	assert_int_equal(parse_with_lists(&s, &err, 1, CTRL_HEADERS_MAX + 1, 0), FS_EINVAL);
+	assert_string_equal(err.msg, "spec.prometheus.headers: at most 16 entries");
+	assert_int_equal(parse_with_lists(&s, &err, 1, 0, CTRL_LABELS_MAX + 1), FS_EINVAL);
+	assert_string_equal(err.msg, "spec.alerts.labels: at most 32 entries");
+	assert_null(s.metrics);
+}
+
 /* leadTime auto is learned by the controller; the parser starts it at the default. */
 static void lead_time_auto_parses(void **state)
 {
@@ -261,6 +328,7 @@ int main(void)
 	    cmocka_unit_test(minimal_spec_gets_defaults),
 	    cmocka_unit_test(invalid_fields_are_named),
 	    cmocka_unit_test(lead_time_auto_parses),
+	    cmocka_unit_test(lists_hold_up_to_their_caps),
 	    cmocka_unit_test(budget_spec_parses),
 	    cmocka_unit_test(budget_spec_errors_are_named),
 	};
