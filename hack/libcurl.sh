@@ -34,7 +34,7 @@ say() { echo "libcurl: $*" >&2; }
 
 # The version apt-get source would fetch now (from the local package lists):
 # a security update to Debian's curl rebuilds the cached library.
-latest=$(apt-get source --print-uris curl 2>/dev/null </dev/null |
+latest=$({ apt-get source --print-uris curl 2>/dev/null </dev/null || true; } |
 	sed -n "s/.* curl_\([^ ]*\)\.dsc .*/\1/p" | head -1)
 if [ -f "$dest/lib/libcurl.a" ] && [ "$(cat "$dest/options" 2>/dev/null)" = "${options[*]}" ]; then
 	cached=$(cat "$dest/debian-version" 2>/dev/null || true)
