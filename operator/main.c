@@ -1,6 +1,5 @@
 /* foresight: a predictive autoscaler for Kubernetes. The subcommand dispatcher. */
 
-#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,14 +33,6 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	/*
-	 * No fastbins: every large allocation (libcurl's 16 KB receive buffer
-	 * at each request, for one) made glibc consolidate the fastbins that
-	 * json-c's many small frees fill. That took 10% of the operator's CPU
-	 * at 1,000 scalers (BENCHMARKS.md); the thread caches still serve
-	 * the small sizes.
-	 */
-	mallopt(M_MXFAST, 0);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

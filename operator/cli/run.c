@@ -518,6 +518,14 @@ int cli_run(int argc, char **argv)
 	 * stays resident. Two arenas keep the steady heap close to what is used.
 	 */
 	mallopt(M_ARENA_MAX, 2);
+	/*
+	 * No fastbins: every large allocation (libcurl's 16 KB receive buffer
+	 * at each request, for one) made glibc consolidate the fastbins that
+	 * json-c's many small frees fill. That took 10% of the operator's CPU
+	 * at 1,000 scalers (BENCHMARKS.md); the thread caches still serve
+	 * the small sizes.
+	 */
+	mallopt(M_MXFAST, 0);
 
 	copts.kubeconfig = o.kubeconfig;
 	copts.context = o.context;
