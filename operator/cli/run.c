@@ -37,7 +37,7 @@ struct run_opts {
 	size_t n_files;
 	const char *lease_namespace, *lease_name;
 	bool dry_run, once, leader_elect;
-	double kube_qps, kube_timeout;
+	double kube_qps, kube_timeout, status_refresh;
 	int kube_burst;
 	unsigned workers, prom_inflight;
 	enum log_level log_level;
@@ -96,6 +96,9 @@ static void usage(FILE *f)
 	    "  --kube-timeout DURATION        each API request but watches (default 30s)\n"
 	    "  --max-concurrent-reconciles N  scalers evaluated at once (default 4)\n"
 	    "  --prometheus-max-inflight N    concurrent queries per Prometheus (default 8)\n"
+	    "  --status-refresh DURATION      rewrite a status whose decision stands once its\n"
+	    "                                 figures are 5% off, at most this often (default 0:\n"
+	    "                                 never; they follow the next changed decision)\n"
 	    "  --log-format text|json         (default text)\n"
 	    "  --log-level debug|info|warn|error (default info)\n",
 	    f);
@@ -130,6 +133,7 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 		O_KUBE_TIMEOUT,
 		O_WORKERS,
 		O_INFLIGHT,
+		O_REFRESH,
 		O_LOGFMT,
 		O_LOGLVL,
 	};
@@ -149,6 +153,7 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 	    {"kube-timeout", required_argument, NULL, O_KUBE_TIMEOUT},
 	    {"max-concurrent-reconciles", required_argument, NULL, O_WORKERS},
 	    {"prometheus-max-inflight", required_argument, NULL, O_INFLIGHT},
+	    {"status-refresh", required_argument, NULL, O_REFRESH},
 	    {"log-format", required_argument, NULL, O_LOGFMT},
 	    {"log-level", required_argument, NULL, O_LOGLVL},
 	    {"filename", required_argument, NULL, 'f'},
@@ -248,6 +253,21 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_REFRESH: {
+			struct fs_err derr;
+
+			if (dur_parse(&o->status_refresh, optarg, &derr) != FS_OK ||
+			    (o->status_refresh != 0 &&
+			     (o->status_refresh < 1 || o->status_refresh > 86400))) {
+				fprintf(
+				    stderr,
+				    "foresight run: --status-refresh %s: must be 0 (never) or a "
+				    "duration from 1s to 24h\n",
+				    optarg);
+				return 2;
+			}
+			break;
+		}
 		case O_LOGFMT:
 			if (!log_format_parse(&o->log_format, optarg)) {
 				fprintf(stderr, "foresight run: --log-format %s: text or json\n",
@@ -573,6 +593,7 @@ int cli_run(int argc, char **argv)
 	co.dry_run = o.dry_run;
 	co.workers = o.workers;
 	co.prometheus_max_inflight = o.prom_inflight;
+	co.status_refresh = o.status_refresh;
 	co.stop = &stop_requested;
 	/* The dashboard's store: the controller publishes, the HTTP server reads. */
 	if (!o.once && dash_new(&dash, NULL, &err) != FS_OK) {

@@ -129,8 +129,7 @@ struct prom_share {
 };
 
 #define RECENT_SCALES        8    /* scale events a scaler's status keeps (recentScales) */
-#define STATUS_REFRESH_S     300  /* figures off (figures.h) under a same decision wait this, */
-#define STATUS_REFRESH_SHARE 0.25 /* or less, so they take at most this share of --kube-qps */
+#define STATUS_REFRESH_SHARE 0.25 /* figures' refreshes take at most this share of --kube-qps */
 
 struct recent_scale {
 	double at; /* unix seconds */
@@ -835,20 +834,24 @@ static const char *resource_version(json_object *obj)
 
 /*
  * How long an unchanged decision's figures wait to be written again:
- * STATUS_REFRESH_S, or longer when the scalers' refreshes would take more
- * than STATUS_REFRESH_SHARE of --kube-qps (at 20 a second, past 1,500
+ * never (INFINITY) unless --status-refresh asks for it; then that long, or
+ * longer when the scalers' refreshes would take more than
+ * STATUS_REFRESH_SHARE of --kube-qps (at 20 a second and 5m, past 1,500
  * scalers), so that changed decisions keep the rest of it.
  */
 static double status_refresh_s(struct ctrl *c)
 {
-	double qps = c->opts.kube ? kube_client_qps(c->opts.kube) : 0, n;
+	double qps, n;
 
+	if (c->opts.status_refresh <= 0)
+		return INFINITY;
+	qps = c->opts.kube ? kube_client_qps(c->opts.kube) : 0;
 	if (qps <= 0)
-		return STATUS_REFRESH_S;
+		return c->opts.status_refresh;
 	pthread_mutex_lock(&c->mu);
 	n = (double)c->scalers.len;
 	pthread_mutex_unlock(&c->mu);
-	return fmax(STATUS_REFRESH_S, n / (qps * STATUS_REFRESH_SHARE));
+	return fmax(c->opts.status_refresh, n / (qps * STATUS_REFRESH_SHARE));
 }
 
 /* Whether a metric's value or forecast is off what the status last written says. */
@@ -869,9 +872,9 @@ static bool figures_moved(const struct scaler *s)
  * is what was last written and the object, at resourceVersion `object_rv`,
  * is as that write found it (the cache has not caught up yet) or left it; or when
  * the object is as that write left it and only the moving figures changed,
- * which are written with the next changed decision, or after
- * status_refresh_s once a value or forecast is off what the status says
- * (figures_off: by 5%). So an unchanged decision costs no request, and another
+ * which are written with the next changed decision, or, with
+ * --status-refresh, after status_refresh_s once a value or forecast is off
+ * what the status says (figures_off: by 5%). So an unchanged decision costs no request, and another
  * writer's edit is undone at the next evaluation. The cache does not hold
  * the status to compare with (see add_informers): a restarted operator
  * writes each status once. In --dry-run only logs it. Call without c->mu.

@@ -86,7 +86,13 @@ struct ctrl_opts {
 	unsigned workers;                 /* --max-concurrent-reconciles; default 4 */
 	unsigned prometheus_max_inflight; /* concurrent queries per Prometheus; default 8 */
 	unsigned max_concurrent_refits;   /* forecast fits at once; default 2 */
-	const atomic_bool *stop;          /* ends waits early on shutdown */
+	/*
+	 * Seconds after which an unchanged decision's figures (metrics' values
+	 * and forecasts) are written again once 5% off; 0 (the default): only
+	 * with the next changed decision (--status-refresh).
+	 */
+	double status_refresh;
+	const atomic_bool *stop; /* ends waits early on shutdown */
 	struct dash *dash; /* borrowed; NULL: none. Gets every evaluation (operator/dashboard) */
 	/*
 	 * ForecastScalers to evaluate as if the cluster held them (`run --dry-run

@@ -28,10 +28,12 @@ test_chart_lints_templates_and_keeps_its_crds_in_step() {
 	assert_contains "$out" "drop: [ALL]"
 	assert_contains "$out" "type: RuntimeDefault"
 	assert_not_contains "$out" "kind: PrometheusRule" # no monitoring.coreos.com/v1 here
+	assert_not_contains "$out" "--status-refresh"
 	# Two namespaces, two replicas, one scaler's Secrets.
 	out=$("$HELM" template rel "$CHART" -n ops --set 'watchNamespaces={shop,web}' --set replicaCount=2 \
 		--set 'secrets[0].namespace=shop' --set 'secrets[0].names={prom-token}' \
-		--set prometheusRule.enabled=true --set serviceMonitor.enabled=true)
+		--set prometheusRule.enabled=true --set serviceMonitor.enabled=true --set statusRefresh=5m)
+	assert_contains "$out" "- --status-refresh=5m"
 	assert_contains "$out" "- --namespace=shop,web"
 	assert_contains "$out" "- --leader-elect"
 	assert_contains "$out" "- --leader-election-namespace=ops"
@@ -51,6 +53,15 @@ test_chart_lints_templates_and_keeps_its_crds_in_step() {
 	out=$("$HELM" template rel "$CHART" --set prometheus.url=prometheus:9090 2>&1) || status=$?
 	assert_eq "$status" 1
 	assert_contains "$out" "/prometheus/url"
+	# What the operator would refuse to start with, the schema refuses first.
+	status=0
+	out=$("$HELM" template rel "$CHART" --set statusRefresh='5 minutes' 2>&1) || status=$?
+	assert_eq "$status" 1
+	assert_contains "$out" "/statusRefresh"
+	status=0
+	out=$("$HELM" template rel "$CHART" --set maxConcurrentReconciles=500 2>&1) || status=$?
+	assert_eq "$status" 1
+	assert_contains "$out" "/maxConcurrentReconciles"
 }
 
 test_chart_installs_every_object_and_uninstalls_them() {

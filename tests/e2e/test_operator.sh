@@ -570,10 +570,17 @@ status_writes() { # ns name
 	operator_requests "$1" forecastscalers | grep -c "^patch forecastscalers/status $2\$" || true
 }
 
+# The value of the metric of namespace $1's one scaler, as the operator's /metrics shows it.
+live_value() { # ns
+	curl -sf "http://127.0.0.1:$OP_PORT/metrics" |
+		awk -v ns="$1" 'index($1, "foresight_scaler_metric_value{namespace=\"" ns "\"") == 1 {print $2}'
+}
+
 # A status write per changed decision: a load that moves without changing
 # what it needs is not written at every evaluation (its figures follow
-# with the next changed decision, or after five minutes), but a changed
-# decision is written at once.
+# with the next changed decision; --status-refresh, off by default, would
+# write them sooner: see the next test), but a changed decision is written
+# at once.
 test_status_is_written_per_changed_decision() {
 	local ns writes0 evals0 load
 	setup_operator_env
@@ -591,9 +598,7 @@ test_status_is_written_per_changed_decision() {
 		sleep 4
 	done
 	# Prometheus saw the load move; the operator read it.
-	assert_eq "$(curl -sf "http://127.0.0.1:$OP_PORT/metrics" |
-		awk -v ns="$ns" 'index($1, "foresight_scaler_metric_value{namespace=\"" ns "\"") == 1 {print $2}')" 265 \
-		"the value /metrics shows"
+	assert_eq "$(live_value "$ns")" 265 "the value /metrics shows"
 	[ $(($(evaluations) - evals0)) -ge 8 ] || fail "only $(($(evaluations) - evals0)) evaluations"
 	sleep 3 # the audit log is written in batches
 	assert_eq "$(status_writes "$ns" fig)" "$writes0" "status writes while only the load's figures moved"
@@ -603,4 +608,37 @@ test_status_is_written_per_changed_decision() {
 	wait_until 30 '[ "$(fs_field "$ns" fig "{.status.desiredReplicas}")" = 5 ]'
 	wait_until 20 '[ "$(status_writes "$ns" fig)" -gt "$writes0" ]'
 	assert_contains "$(fs_field "$ns" fig '{.status.metrics[0].value}')" 450
+}
+
+# With --status-refresh, a status whose decision stands is written again for
+# its figures alone, once one of them is more than 5% off what it says and
+# the refresh has passed; a figure within 5% is left as written.
+test_status_refresh_rewrites_figures_that_drifted() {
+	local ns writes0 bad out status
+	for bad in 500ms 25h 5minutes; do
+		status=0
+		out=$("$FORESIGHT" run --status-refresh "$bad" 2>&1) || status=$?
+		assert_eq "$status" 2 "exit status for --status-refresh $bad"
+		assert_contains "$out" "--status-refresh $bad: must be 0 (never) or a duration from 1s to 24h"
+	done
+	setup_operator_env
+	scaled_deployment drift 1 drift_rps 250 Auto
+	ns=$NS
+	start_operator "$ns" --status-refresh 2s
+	wait_until 30 '[ "$(fs_field "$ns" drift "{.status.desiredReplicas}")" = 3 ]'
+	wait_until 30 '[ "$(fs_field "$ns" drift "{.status.conditions[?(@.type==\"Ready\")].status}")" = True ]'
+	sleep 6
+	wait_until 20 '[ "$(status_writes "$ns" drift)" -gt 0 ]'
+	writes0=$(status_writes "$ns" drift)
+	# 2% off, for several refresh periods: not written.
+	echo 255 >"$LOAD_DIR/drift_rps"
+	wait_until 30 '[ "$(live_value "$ns")" = 255 ]'
+	sleep 8
+	assert_eq "$(status_writes "$ns" drift)" "$writes0" "status writes while the value is 2% off"
+	assert_eq "$(fs_field "$ns" drift '{.status.metrics[0].value}')" 250 "the value the status says"
+	# 8% off: written, though the decision stands.
+	echo 270 >"$LOAD_DIR/drift_rps"
+	wait_until 30 '[ "$(fs_field "$ns" drift "{.status.metrics[0].value}")" = 270 ]'
+	assert_eq "$(fs_field "$ns" drift '{.status.desiredReplicas}')" 3 "desiredReplicas"
+	wait_until 20 '[ "$(status_writes "$ns" drift)" -gt "$writes0" ]'
 }
