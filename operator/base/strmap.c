@@ -3,16 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* FNV-1a: short keys, no adversary choosing them (names come from the API server). */
+#include "base/hash.h"
+
 static size_t hash_key(const char *key)
 {
-	size_t h = (size_t)14695981039346656037ull;
-
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-		h ^= *p;
-		h *= (size_t)1099511628211ull;
-	}
-	return h;
+	return (size_t)hash_str(HASH_SEED, key);
 }
 
 void strmap_init(struct strmap *m)

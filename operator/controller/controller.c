@@ -10,6 +10,7 @@
 #include "alerts/alerts.h"
 #include "base/base64.h"
 #include "base/clock.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "base/strmap.h"
@@ -461,12 +462,9 @@ static void prom_pool_stats(struct prom_client_stats *out, struct prom_pool *poo
 
 /* --- scalers ---------------------------------------------------------------- */
 
-/* FNV-1a: enough to tell a rendering or a message from the last one. */
-#define FNV_OFFSET 14695981039346656037ULL
-#define FNV_PRIME  1099511628211ULL
-
 /*
- * FNV-1a of `text` into `h`; with `shape`, each run of digits counts as one
+ * `text` into `h` (base/hash.h: enough to tell a rendering or a message from
+ * the last one); with `shape`, each run of digits counts as one
  * '#': "needs 6 replicas" hashes as "needs # replicas".
  */
 static uint64_t hash_text(uint64_t h, const char *text, bool shape)
@@ -476,14 +474,14 @@ static uint64_t hash_text(uint64_t h, const char *text, bool shape)
 
 		if (shape && digit && p > text && p[-1] >= '0' && p[-1] <= '9')
 			continue;
-		h = (h ^ (unsigned char)(shape && digit ? '#' : *p)) * FNV_PRIME;
+		h = hash_byte(h, (unsigned char)(shape && digit ? '#' : *p));
 	}
 	return h;
 }
 
 static uint64_t text_hash(const char *text)
 {
-	return hash_text(FNV_OFFSET, text, false);
+	return hash_str(HASH_SEED, text);
 }
 
 /*
@@ -705,11 +703,11 @@ static json_object *num(double v)
 	return json_object_new_double(round(v * 1000.0) / 1000.0);
 }
 
-/* FNV-1a of the 8 bytes of `bits` into `h`. */
+/* The 8 bytes of `bits` into `h`, least significant first. */
 static uint64_t hash_bits(uint64_t h, uint64_t bits)
 {
 	for (int i = 0; i < 8; i++, bits >>= 8)
-		h = (h ^ (bits & 0xff)) * FNV_PRIME;
+		h = hash_byte(h, (unsigned char)(bits & 0xff));
 	return h;
 }
 
@@ -789,7 +787,7 @@ static uint64_t hash_members(uint64_t h, json_object *obj, const char *const *sk
 static uint64_t decision_hash(json_object *status)
 {
 	static const char *const moving[] = {"value", "forecast", "upper", "mape", NULL};
-	uint64_t h = FNV_OFFSET;
+	uint64_t h = HASH_SEED;
 	const char *reason = NULL;
 	json_object *dec = NULL, *v;
 
@@ -889,7 +887,7 @@ static enum fs_rc write_status(struct ctrl *c, struct scaler *s, const char *obj
 
 	json_object_object_add(patch, "status", status);
 	/* Hashed where it lies: it is rendered as text only when it is sent. */
-	hash = hash_json(FNV_OFFSET, status);
+	hash = hash_json(HASH_SEED, status);
 	if (s->status_hash == hash && (s->status_rv == rv || s->written_rv == rv))
 		goto out;
 	if (s->status_hash && s->written_rv == rv &&

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/hash.h"
 #include "base/log.h"
 #include "base/ratelimit.h"
 #include "kube/time.h"
@@ -40,26 +41,21 @@ struct events_cache {
 	size_t nbuckets;
 };
 
-static uint64_t fnv1a(uint64_t h, const char *s)
+/* `s` and a separator into `h`, so that ("ab", "c") and ("a", "bc") differ. */
+static uint64_t hash_field(uint64_t h, const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		h ^= *p;
-		h *= 0x100000001b3ull;
-	}
-	/* A separator, so that ("ab", "c") and ("a", "bc") differ. */
-	h ^= 0xff;
-	return h * 0x100000001b3ull;
+	return hash_byte(hash_str(h, s), 0xff);
 }
 
 static uint64_t key_hash(const struct events_key *k)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = HASH_SEED;
 
-	h = fnv1a(h, k->regarding);
-	h = fnv1a(h, k->reason);
-	h = fnv1a(h, k->action);
-	h = fnv1a(h, k->type);
-	return fnv1a(h, k->note);
+	h = hash_field(h, k->regarding);
+	h = hash_field(h, k->reason);
+	h = hash_field(h, k->action);
+	h = hash_field(h, k->type);
+	return hash_field(h, k->note);
 }
 
 static bool key_equal(const struct events_key *a, const struct events_key *b)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "base/backoff.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "base/strmap.h"
 #include "base/clock.h"
@@ -144,12 +145,11 @@ static json_object *pruned(const struct kube_informer *inf, json_object *obj)
 	return out;
 }
 
-/* FNV-1a of the object's uid and metadata.generation. */
+/* A hash of the object's uid and metadata.generation. */
 static uint64_t stamp_of(json_object *obj)
 {
 	const char *uid = meta_str(obj, "uid");
 	char text[96];
-	uint64_t h = 14695981039346656037ULL;
 	json_object *meta, *g;
 	int64_t generation = json_object_object_get_ex(obj, "metadata", &meta) &&
 	                             json_object_object_get_ex(meta, "generation", &g)
@@ -157,9 +157,7 @@ static uint64_t stamp_of(json_object *obj)
 	                         : 0;
 
 	snprintf(text, sizeof(text), "%.64s/%" PRId64, uid ? uid : "", generation);
-	for (const char *p = text; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	return h;
+	return hash_str(HASH_SEED, text);
 }
 
 /*

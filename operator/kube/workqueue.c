@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "base/backoff.h"
+#include "base/hash.h"
 #include "base/log.h"
 
 #define DEFAULT_BASE_DELAY_MS 5
@@ -90,16 +91,9 @@ static struct timespec to_timespec(uint64_t ns)
 	return ts;
 }
 
-/* FNV-1a: keys are short and come from the API server, not an adversary choosing collisions. */
 static uint64_t hash_key(const char *key, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)key[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
+	return hash_mem(HASH_SEED, key, len);
 }
 
 /* The length of a valid key, or 0 for NULL, empty or too long. */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/hash.h"
 #include "base/jsontext.h"
 
 #define BODY_SHOWN_MAX 200 /* bytes of a non-API error body quoted in a message */
@@ -469,18 +470,13 @@ enum fs_rc prom_series_grid(struct prom_series *s, int64_t start_ms, int64_t ste
 	return FS_OK;
 }
 
-/* FNV-1a of the labels as Prometheus serialised them (it sorts them). */
-static unsigned long long labels_identity(json_object *metric)
+/* A hash of the labels as Prometheus serialised them (it sorts them). */
+static uint64_t labels_identity(json_object *metric)
 {
 	const char *s =
 	    metric ? json_object_to_json_string_ext(metric, JSON_C_TO_STRING_PLAIN) : "";
-	unsigned long long h = 0xcbf29ce484222325ull;
 
-	for (; s && *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
-	return h;
+	return hash_str(HASH_SEED, s ? s : "");
 }
 
 enum fs_rc prom_series_add_chunk(struct prom_series *s, long http_status, const char *body,
@@ -489,7 +485,7 @@ enum fs_rc prom_series_add_chunk(struct prom_series *s, long http_status, const 
 	char labels[PROM_LABELS_MAX];
 	json_object *root, *data, *result, *elem, *metric = NULL, *values;
 	int64_t start_ms = llround(s->start * 1000.0), step_ms = llround(s->step * 1000.0);
-	unsigned long long identity;
+	uint64_t identity;
 	const char *type;
 	size_t n_series, n_points;
 	enum fs_rc rc;
