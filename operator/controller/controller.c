@@ -2982,19 +2982,30 @@ static void note_membership(struct ctrl *c, json_object *obj, bool deleted)
 	}
 }
 
-/* The cached budget `key` from the informer of its namespace. */
-static json_object *budget_informer_get(struct ctrl *c, const char *key)
+/*
+ * The index, in c->informers and c->budget_informers, of the informers that
+ * watch the namespace of `key` ("namespace/name"); c->n_informers: none do.
+ */
+static size_t informer_slot(const struct ctrl *c, const char *key)
 {
 	const char *slash = strchr(key, '/');
-	size_t ns_len = slash ? (size_t)(slash - key) : 0;
+	size_t ns_len = slash ? (size_t)(slash - key) : 0, i;
 
-	for (size_t i = 0; i < c->n_informers; i++) {
+	for (i = 0; i < c->n_informers; i++) {
 		const char *ns = c->informer_ns[i];
 
 		if (!ns || (strlen(ns) == ns_len && strncmp(ns, key, ns_len) == 0))
-			return kube_informer_get(c->budget_informers[i], key);
+			break;
 	}
-	return NULL;
+	return i;
+}
+
+/* The cached budget `key` from the informer of its namespace (the caller's reference). */
+static json_object *budget_informer_get(struct ctrl *c, const char *key)
+{
+	size_t i = informer_slot(c, key);
+
+	return i < c->n_informers ? kube_informer_get(c->budget_informers[i], key) : NULL;
 }
 
 /* Reads the saturation query into `sat` and `msg`. The budget's own worker only. */
@@ -3424,22 +3435,19 @@ static void budget_decide(struct ctrl *c, struct scaler *s, struct evaluation *e
 	free(ms);
 }
 
-/* The cached scaler `key` ("namespace/name") from the informer of its namespace. */
 /* The ForecastScaler informer whose namespace holds `key`; NULL: none does. */
 static struct kube_informer *scaler_informer(struct ctrl *c, const char *key)
 {
-	const char *slash = strchr(key, '/');
-	size_t ns_len = slash ? (size_t)(slash - key) : 0;
+	size_t i = informer_slot(c, key);
 
-	for (size_t i = 0; i < c->n_informers; i++) {
-		const char *ns = c->informer_ns[i];
-
-		if (!ns || (strlen(ns) == ns_len && strncmp(ns, key, ns_len) == 0))
-			return c->informers[i];
-	}
-	return NULL;
+	return i < c->n_informers ? c->informers[i] : NULL;
 }
 
+/*
+ * The ForecastScaler `key` ("namespace/name"): its manifest (--once with
+ * files), else the cached object from the informer of its namespace. The
+ * caller owns the reference; NULL: there is none.
+ */
 static json_object *informer_get(struct ctrl *c, const char *key)
 {
 	json_object *manifest = strmap_get(&c->manifests, key);
