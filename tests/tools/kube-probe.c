@@ -128,87 +128,84 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Writes the cached objects' JSON to s->objects atomically (tmp + rename). */
-static void dump_objects(struct informer_state *s)
+/* Prints a collected line to `f` as the file it goes to wants it. */
+typedef void print_line_fn(FILE *f, struct informer_state *s, char *line);
+
+/*
+ * Writes a line per cached object, in key order, each as `print` puts it,
+ * then `trailer` (or nothing), to `path` atomically (tmp + rename).
+ */
+static void write_lines(struct informer_state *s, const char *path, bool json, print_line_fn *print,
+                        const char *trailer)
 {
-	struct lines l = {.json = true};
+	struct lines l = {.json = json};
 	char tmp[4096];
 	FILE *f;
 
 	kube_informer_foreach(s->inf, collect, &l);
 	qsort(l.v, l.n, sizeof(*l.v), cmp_str);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", s->objects);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "w");
 	if (f) {
 		for (size_t i = 0; i < l.n; i++)
-			fprintf(f, "%s\n", strchr(l.v[i], '\t') + 1);
+			print(f, s, l.v[i]);
+		if (trailer)
+			fputs(trailer, f);
 		fclose(f);
-		rename(tmp, s->objects);
+		rename(tmp, path);
 	}
 	for (size_t i = 0; i < l.n; i++)
 		free(l.v[i]);
 	free(l.v);
 }
 
-/* Writes each cached object's key and stamp to s->stamps atomically (tmp + rename). */
-static void dump_stamps(struct informer_state *s)
+/* "key rv" as collected. */
+static void print_key_rv(FILE *f, struct informer_state *s, char *line)
 {
-	struct lines l = {0};
-	char tmp[4096], rv[64];
-	uint64_t stamp;
-	FILE *f;
-
-	kube_informer_foreach(s->inf, collect, &l);
-	qsort(l.v, l.n, sizeof(*l.v), cmp_str);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", s->stamps);
-	f = fopen(tmp, "w");
-	for (size_t i = 0; f && i < l.n; i++) {
-		*strchr(l.v[i], ' ') = '\0'; /* "key rv": the key */
-		if (kube_informer_stamp(&stamp, rv, sizeof(rv), s->inf, l.v[i]))
-			fprintf(f, "%s %016" PRIx64 "\n", l.v[i], stamp);
-	}
-	if (f) {
-		fclose(f);
-		rename(tmp, s->stamps);
-	}
-	for (size_t i = 0; i < l.n; i++)
-		free(l.v[i]);
-	free(l.v);
+	(void)s;
+	fprintf(f, "%s\n", line);
 }
 
-/* Writes the cache and counters to s->out atomically (tmp + rename). */
+/* "key\tjson": the JSON. */
+static void print_json(FILE *f, struct informer_state *s, char *line)
+{
+	(void)s;
+	fprintf(f, "%s\n", strchr(line, '\t') + 1);
+}
+
+/* "key rv": the key and its stamp, when the object is still cached. */
+static void print_stamp(FILE *f, struct informer_state *s, char *line)
+{
+	char rv[64];
+	uint64_t stamp;
+
+	*strchr(line, ' ') = '\0';
+	if (kube_informer_stamp(&stamp, rv, sizeof(rv), s->inf, line))
+		fprintf(f, "%s %016" PRIx64 "\n", line, stamp);
+}
+
+/*
+ * Writes the cache ("key rv" lines) and counters to s->out, the objects'
+ * JSON to s->objects and their stamps to s->stamps, each atomically.
+ */
 static void dump(struct informer_state *s)
 {
 	struct kube_informer_stats st;
-	struct lines l = {0};
-	char tmp[4096];
-	FILE *f;
+	char counters[512];
 
-	/* Those first: once FILE shows a change, they show it too. */
+	/* Those first: once s->out shows a change, they show it too. */
 	if (s->objects)
-		dump_objects(s);
+		write_lines(s, s->objects, true, print_json, NULL);
 	if (s->stamps)
-		dump_stamps(s);
-	kube_informer_foreach(s->inf, collect, &l);
+		write_lines(s, s->stamps, false, print_stamp, NULL);
 	kube_informer_stats(&st, s->inf);
-	qsort(l.v, l.n, sizeof(*l.v), cmp_str);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", s->out);
-	f = fopen(tmp, "w");
-	if (f) {
-		for (size_t i = 0; i < l.n; i++)
-			fprintf(f, "%s\n", l.v[i]);
-		fprintf(f,
-		        "# lists %lu gone %lu watches %lu failures %lu events %lu adds %lu updates "
-		        "%lu deletes %lu resyncs %lu\n",
-		        st.lists, st.relists_gone, st.watches, st.failures, st.events,
-		        atomic_load(&s->adds), atomic_load(&s->updates), atomic_load(&s->deletes),
-		        st.resyncs);
-		fclose(f);
-		rename(tmp, s->out);
-	}
-	for (size_t i = 0; i < l.n; i++)
-		free(l.v[i]);
-	free(l.v);
+	snprintf(counters, sizeof(counters),
+	         "# lists %lu gone %lu watches %lu failures %lu events %lu adds %lu updates "
+	         "%lu deletes %lu resyncs %lu\n",
+	         st.lists, st.relists_gone, st.watches, st.failures, st.events,
+	         atomic_load(&s->adds), atomic_load(&s->updates), atomic_load(&s->deletes),
+	         st.resyncs);
+	write_lines(s, s->out, false, print_key_rv, counters);
 }
 
 static int run_informer(struct kube_client *c, const struct options *o)
