@@ -132,6 +132,17 @@ struct prom_share {
 #define RECENT_SCALES        8    /* scale events a scaler's status keeps (recentScales) */
 #define STATUS_REFRESH_SHARE 0.25 /* figures' refreshes take at most this share of --kube-qps */
 
+/* Why a status was written (foresight_status_writes_total{cause}); see write_status. */
+enum status_cause {
+	STATUS_FIRST,    /* the first since the operator started, or the scaler appeared */
+	STATUS_DECISION, /* the decision changed */
+	STATUS_FIGURES,  /* only the figures, refreshed (--status-refresh) */
+	STATUS_RESTORED, /* the object is not as the last write left it: another writer */
+	STATUS_CAUSES
+};
+static const char *const status_cause_names[STATUS_CAUSES] = {"first", "decision", "figures",
+                                                              "restored"};
+
 struct recent_scale {
 	double at; /* unix seconds */
 	int from, to;
@@ -294,6 +305,7 @@ struct ctrl {
 	 */
 	pthread_mutex_t stats_mu;
 	unsigned long reconcile_errors;
+	unsigned long status_writes[STATUS_CAUSES]; /* PATCHes sent, by cause */
 	struct histogram durations, lags;
 };
 
@@ -894,11 +906,21 @@ static enum fs_rc write_status(struct ctrl *c, struct scaler *s, const char *obj
 	    (clock_mono_s() - s->status_written_at < status_refresh_s(c) || !figures_moved(s)) &&
 	    (decision = decision_hash(status)) == s->decision_hash)
 		goto out;
+	if (!decision)
+		decision = decision_hash(status);
 	if (c->opts.dry_run) {
 		log_debug("dry-run: %s status would be %s", s->key,
 		          json_object_to_json_string_ext(
 		              patch, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	} else {
+		enum status_cause cause = !s->status_hash                ? STATUS_FIRST
+		                          : decision != s->decision_hash ? STATUS_DECISION
+		                          : s->written_rv == rv          ? STATUS_FIGURES
+		                                                         : STATUS_RESTORED;
+
+		pthread_mutex_lock(&c->stats_mu);
+		c->status_writes[cause]++;
+		pthread_mutex_unlock(&c->stats_mu);
 		str_fmt(path, sizeof(path), GROUP_PATH "/namespaces/%s/forecastscalers/%s/status",
 		        s->namespace, s->name);
 		rc = kube_send(&written, c->opts.kube, "PATCH", path,
@@ -908,7 +930,7 @@ static enum fs_rc write_status(struct ctrl *c, struct scaler *s, const char *obj
 	}
 	if (rc == FS_OK) {
 		s->status_hash = hash;
-		s->decision_hash = decision ? decision : decision_hash(status);
+		s->decision_hash = decision;
 		s->status_rv = rv;
 		s->written_rv = written ? text_hash(resource_version(written)) : 0;
 		s->status_written_at = clock_mono_s();
@@ -4398,6 +4420,7 @@ enum fs_rc ctrl_render_metrics(struct ctrl *c, struct buf *out, struct fs_err *e
 	struct kube_informer_stats is, total;
 	size_t cached = 0;
 	struct histogram durations, lags;
+	unsigned long status_writes[STATUS_CAUSES];
 	unsigned long errors;
 
 	for (r.pass = 0; r.pass < (int)(sizeof(scaler_series) / sizeof(scaler_series[0]));
@@ -4421,6 +4444,7 @@ enum fs_rc ctrl_render_metrics(struct ctrl *c, struct buf *out, struct fs_err *e
 	durations = c->durations;
 	lags = c->lags;
 	errors = c->reconcile_errors;
+	memcpy(status_writes, c->status_writes, sizeof(status_writes));
 	pthread_mutex_unlock(&c->stats_mu);
 	render_histogram(&r, "foresight_reconcile_duration_seconds",
 	                 "Time one evaluation of a scaler took.", duration_buckets, &durations);
@@ -4433,6 +4457,13 @@ enum fs_rc ctrl_render_metrics(struct ctrl *c, struct buf *out, struct fs_err *e
 	       "# TYPE foresight_reconcile_errors_total counter\n"
 	       "foresight_reconcile_errors_total %lu\n",
 	       errors);
+	APPEND(&r, "# HELP foresight_status_writes_total ForecastScaler status writes, by what "
+	           "made them: the first, a changed decision, figures alone (--status-refresh), "
+	           "or the object changed by another writer (restored).\n"
+	           "# TYPE foresight_status_writes_total counter\n");
+	for (size_t i = 0; i < STATUS_CAUSES; i++)
+		APPEND(&r, "foresight_status_writes_total{cause=\"%s\"} %lu\n",
+		       status_cause_names[i], status_writes[i]);
 	memset(&total, 0, sizeof(total));
 	for (size_t i = 0; i < c->n_informers; i++) {
 		kube_informer_stats(&is, c->informers[i]);

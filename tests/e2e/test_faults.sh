@@ -580,7 +580,7 @@ fx_longest_renewal_gap() { # ns
 # the storm ends everything is as it should be: the replicas the load needs,
 # the scaler's status the operator's, every annotation the writer made kept.
 test_faults_conflict_storm_on_status_and_scale() {
-	local ns storm last conflicts gap
+	local ns storm last conflicts gap restored
 	fx_setup
 	echo 300 >"$LOAD_DIR/fx_storm"
 	wait_for_series fx_storm
@@ -634,6 +634,10 @@ test_faults_conflict_storm_on_status_and_scale() {
 	assert_contains "$(fx_field "$ns" web '{.status.decision.reason}')" \
 		"observed 600 load needs 6 replicas" "decision.reason"
 	assert_eq "$(fx_field "$ns" web '{.status.desiredReplicas}')" 6 "desiredReplicas"
+	# and /metrics counts those writes as restoring another writer's edit.
+	restored=$(curl -sf "http://127.0.0.1:$OP_PORT/metrics" |
+		awk '$1 == "foresight_status_writes_total{cause=\"restored\"}" {print $2}')
+	[ "${restored:-0}" -ge 1 ] || fail "no status write counted as restored: ${restored:-none}"
 }
 
 # --- the apiserver answering 429, 500, slowly ----------------------------------

@@ -570,6 +570,12 @@ status_writes() { # ns name
 	operator_requests "$1" forecastscalers | grep -c "^patch forecastscalers/status $2\$" || true
 }
 
+# The operator's status writes made for `cause` (foresight_status_writes_total).
+writes_for() { # cause
+	curl -sf "http://127.0.0.1:$OP_PORT/metrics" |
+		awk -v c="$1" '$1 == "foresight_status_writes_total{cause=\"" c "\"}" {print $2}'
+}
+
 # The value of the metric of namespace $1's one scaler, as the operator's /metrics shows it.
 live_value() { # ns
 	curl -sf "http://127.0.0.1:$OP_PORT/metrics" |
@@ -582,7 +588,7 @@ live_value() { # ns
 # write them sooner: see the next test), but a changed decision is written
 # at once.
 test_status_is_written_per_changed_decision() {
-	local ns writes0 evals0 load
+	local ns writes0 evals0 load decisions0
 	setup_operator_env
 	scaled_deployment fig 1 fig_rps 250 Auto
 	ns=$NS
@@ -603,11 +609,17 @@ test_status_is_written_per_changed_decision() {
 	sleep 3 # the audit log is written in batches
 	assert_eq "$(status_writes "$ns" fig)" "$writes0" "status writes while only the load's figures moved"
 	assert_eq "$(fs_field "$ns" fig '{.status.desiredReplicas}')" 3 "desiredReplicas"
-	# A changed decision is written at once.
+	# A changed decision is written at once; /metrics counts each write by its cause.
+	decisions0=$(writes_for decision)
 	echo 450 >"$LOAD_DIR/fig_rps"
 	wait_until 30 '[ "$(fs_field "$ns" fig "{.status.desiredReplicas}")" = 5 ]'
 	wait_until 20 '[ "$(status_writes "$ns" fig)" -gt "$writes0" ]'
 	assert_contains "$(fs_field "$ns" fig '{.status.metrics[0].value}')" 450
+	[ "$(writes_for decision)" -gt "$decisions0" ] || fail "no write counted for the changed decision"
+	assert_eq "$(writes_for figures)" 0 "writes for figures alone"
+	assert_eq "$(writes_for restored)" 0 "writes restoring another writer's edit"
+	# Each counted write is one the apiserver saw (its audit log is written in batches).
+	wait_until 10 '[ "$(($(writes_for first) + $(writes_for decision)))" = "$(status_writes "$ns" fig)" ]'
 }
 
 # With --status-refresh, a status whose decision stands is written again for
@@ -641,4 +653,5 @@ test_status_refresh_rewrites_figures_that_drifted() {
 	wait_until 30 '[ "$(fs_field "$ns" drift "{.status.metrics[0].value}")" = 270 ]'
 	assert_eq "$(fs_field "$ns" drift '{.status.desiredReplicas}')" 3 "desiredReplicas"
 	wait_until 20 '[ "$(status_writes "$ns" drift)" -gt "$writes0" ]'
+	[ "$(writes_for figures)" -ge 1 ] || fail "the refresh was not counted as a write for figures"
 }
