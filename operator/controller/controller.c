@@ -884,10 +884,11 @@ static bool figures_moved(const struct scaler *s)
  * the object is as that write left it and only the moving figures changed,
  * which are written with the next changed decision, or, with
  * --status-refresh, after status_refresh_s once a value or forecast is off
- * what the status says (figures_off: by 5%). So an unchanged decision costs no request, and another
- * writer's edit is undone at the next evaluation. The cache does not hold
- * the status to compare with (see add_informers): a restarted operator
- * writes each status once. In --dry-run only logs it. Call without c->mu.
+ * what the status says (figures_off: by 5%). So an unchanged decision costs
+ * no request, and another writer's edit is undone at the next evaluation.
+ * The cache does not hold the status to compare with (see add_informers): a
+ * restarted operator writes each status once. Each write sent is counted by
+ * its status_cause. In --dry-run only logs it. Call without c->mu.
  */
 static enum fs_rc write_status(struct ctrl *c, struct scaler *s, const char *object_rv,
                                json_object *status, struct fs_err *err)
