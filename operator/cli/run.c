@@ -115,6 +115,14 @@ static bool parse_uint(unsigned *out, const char *s, unsigned lo, unsigned hi)
 	return true;
 }
 
+/* A duration (base/duration.h) into seconds, from `lo` to `hi`. */
+static bool parse_seconds(double *out, const char *s, double lo, double hi)
+{
+	struct fs_err err;
+
+	return dur_parse(out, s, &err) == FS_OK && *out >= lo && *out <= hi;
+}
+
 static int parse_args(struct run_opts *o, int argc, char **argv)
 {
 	enum {
@@ -222,11 +230,8 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 			}
 			o->kube_burst = (int)burst;
 			break;
-		case O_KUBE_TIMEOUT: {
-			struct fs_err derr;
-
-			if (dur_parse(&o->kube_timeout, optarg, &derr) != FS_OK ||
-			    o->kube_timeout < 1 || o->kube_timeout > 600) {
+		case O_KUBE_TIMEOUT:
+			if (!parse_seconds(&o->kube_timeout, optarg, 1, 600)) {
 				fprintf(stderr,
 				        "foresight run: --kube-timeout %s: must be a duration from "
 				        "1s to 10m\n",
@@ -234,7 +239,6 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 				return 2;
 			}
 			break;
-		}
 		case O_WORKERS:
 			if (!parse_uint(&o->workers, optarg, 1, 256)) {
 				fprintf(stderr,
@@ -253,12 +257,9 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 				return 2;
 			}
 			break;
-		case O_REFRESH: {
-			struct fs_err derr;
-
-			if (dur_parse(&o->status_refresh, optarg, &derr) != FS_OK ||
-			    (o->status_refresh != 0 &&
-			     (o->status_refresh < 1 || o->status_refresh > 86400))) {
+		case O_REFRESH:
+			if (!parse_seconds(&o->status_refresh, optarg, 0, 86400) ||
+			    (o->status_refresh > 0 && o->status_refresh < 1)) {
 				fprintf(
 				    stderr,
 				    "foresight run: --status-refresh %s: must be 0 (never) or a "
@@ -267,7 +268,6 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 				return 2;
 			}
 			break;
-		}
 		case O_LOGFMT:
 			if (!log_format_parse(&o->log_format, optarg)) {
 				fprintf(stderr, "foresight run: --log-format %s: text or json\n",
