@@ -42,6 +42,11 @@ wait_until() { # seconds 'condition'
 	done
 }
 
+# The value of one series (name and labels, exactly) on the operator's /metrics at OP_PORT.
+op_series() { # 'name{labels}'
+	curl -sf "http://127.0.0.1:$OP_PORT/metrics" | awk -v s="$1" '$1 == s {print $2}'
+}
+
 # Creates a namespace of the test's own and prints its name.
 new_namespace() {
 	local ns

@@ -635,8 +635,7 @@ test_faults_conflict_storm_on_status_and_scale() {
 		"observed 600 load needs 6 replicas" "decision.reason"
 	assert_eq "$(fx_field "$ns" web '{.status.desiredReplicas}')" 6 "desiredReplicas"
 	# and /metrics counts those writes as restoring another writer's edit.
-	restored=$(curl -sf "http://127.0.0.1:$OP_PORT/metrics" |
-		awk '$1 == "foresight_status_writes_total{cause=\"restored\"}" {print $2}')
+	restored=$(op_series 'foresight_status_writes_total{cause="restored"}')
 	[ "${restored:-0}" -ge 1 ] || fail "no status write counted as restored: ${restored:-none}"
 }
 

@@ -572,8 +572,7 @@ status_writes() { # ns name
 
 # The operator's status writes made for `cause` (foresight_status_writes_total).
 writes_for() { # cause
-	curl -sf "http://127.0.0.1:$OP_PORT/metrics" |
-		awk -v c="$1" '$1 == "foresight_status_writes_total{cause=\"" c "\"}" {print $2}'
+	op_series "foresight_status_writes_total{cause=\"$1\"}"
 }
 
 # The value of the metric of namespace $1's one scaler, as the operator's /metrics shows it.
